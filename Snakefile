@@ -1,0 +1,35 @@
+# Young's double-aperture diffraction -> Zarr dataset -> VAE -> analysis.
+# Reproduces "Shedding Light on Variational Autoencoders" (2018); see README.md.
+import os
+import sys
+
+from snakemake.utils import min_version, validate
+
+# The domain package lives in src/; jobs (local, conda or cluster) find it via PYTHONPATH.
+SRC = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (SRC, os.environ.get("PYTHONPATH")) if p
+)
+
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/dataset.smk"
+
+
+rule all:
+    input:
+        get_final_outputs(),
+    default_target: True

@@ -1,0 +1,17 @@
+from youngvae.runlog import log_to
+
+log = log_to(snakemake.log[0])
+
+from youngvae.dataset import simulate_chunk
+
+p = snakemake.params
+simulate_chunk(
+    store_path=snakemake.input.store,
+    chunk_index=p.index,
+    chunk_size=p.chunk_size,
+    wavelengths_m=p.wavelengths_m,
+    geometry_cfg=p.geometry,
+    simulation_cfg=p.simulation,
+    marker_path=snakemake.output[0],
+    log=log.info,
+)
