@@ -1,7 +1,6 @@
-# Helpers shared by the rule files: config checks, the chunk plan, input functions, resources.
+# Helpers shared by every stage: config checks, the chunk plan, input functions, resources.
 from youngvae.config import check_config
 from youngvae.plan import ChunkPlan
-
 
 # Cross-key checks (min < max, chunk_size divides n_samples, ...): fail before any job runs.
 check_config(config)
