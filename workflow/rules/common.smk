@@ -43,5 +43,30 @@ def dataset_outputs():
     ]
 
 
+def train_mem_mb(wildcards, attempt):
+    """The train + validation images in memory (float32), the model and its optimizer state."""
+    n = config["geometry"]["pixels"]
+    images_mb = (
+        (config["train"]["n_train"] + config["train"]["n_val"]) * n * n * 4 / 2**20
+    )
+    return int(3000 + 3 * images_mb) * attempt
+
+
+def train_runtime_min(wildcards, attempt):
+    """Minutes: ~60 s per paper-scale epoch on 2 CPU cores, scaled by pixels² and samples."""
+    n = config["geometry"]["pixels"]
+    per_epoch_s = 60 * (n / 256) ** 2 * (config["train"]["n_train"] / 2048)
+    return int(10 + config["train"]["epochs"] * per_epoch_s / 60 * 2) * attempt
+
+
+def model_outputs():
+    return [
+        "results/model/vae.keras",
+        "results/train/history.csv",
+        "results/encode/metrics.json",
+        "results/decode/metrics.json",
+    ]
+
+
 def get_final_outputs():
-    return dataset_outputs()
+    return dataset_outputs() + model_outputs()

@@ -1,0 +1,120 @@
+"""The dataset stage run by Snakemake on the quick config: fan-out, one store, faults, reruns."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+from conftest import QUICK, copy_workflow, snakemake
+from youngvae import store
+from youngvae.dataset import KILL_ENV
+from youngvae.plan import ChunkPlan
+
+pytestmark = pytest.mark.slow
+
+DATASET_TARGETS = (
+    "results/dataset/validation.json",
+    "results/dataset/wavelength_histogram.png",
+    "results/dataset/example_patterns.png",
+)
+
+
+def quick_config(workdir: Path) -> dict:
+    cfg = yaml.safe_load((workdir / "config.yaml").read_text())
+    for section, values in yaml.safe_load(QUICK.read_text()).items():
+        cfg[section].update(values)
+    return cfg
+
+
+def planned_jobs(workdir: Path, *extra: str) -> list[str]:
+    """Jobs a dry run would execute, as 'rule' or 'rule[chunk]', sorted."""
+    out = snakemake(workdir, *DATASET_TARGETS, "-n", "--configfile", str(QUICK), *extra)
+    jobs, rule = [], None
+    for line in out.stdout.splitlines():
+        if m := re.match(r"^(?:local)?rule (\w+):", line):
+            rule = m.group(1)
+            jobs.append(rule)
+        elif rule and (m := re.match(r"^\s+wildcards: chunk=(\d+)", line)):
+            jobs[-1] = f"{rule}[{m.group(1)}]"
+    return sorted(jobs)
+
+
+def build(workdir: Path, cores: int = 2, env: dict | None = None, check: bool = True):
+    return snakemake(
+        workdir,
+        *DATASET_TARGETS,
+        "--cores",
+        str(cores),
+        "--configfile",
+        str(QUICK),
+        "--keep-going",
+        env=env,
+        check=check,
+    )
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory) -> Path:
+    workdir = copy_workflow(tmp_path_factory.mktemp("clean"))
+    build(workdir)
+    return workdir
+
+
+def test_quick_run_builds_one_labelled_store(clean_run):
+    cfg = quick_config(clean_run)
+    ds = xr.open_zarr(clean_run / "results" / "dataset.zarr", consolidated=False)
+    assert ds["images"].dims == ("sample", "y", "x")
+    assert ds["images"].shape == (40, 64, 64)
+    assert ds["images"].dtype == np.float32
+    images = ds["images"].values
+    assert np.isfinite(images).all()
+    assert images.min() >= 0.0
+    np.testing.assert_allclose(images.max(axis=(1, 2)), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(
+        ds["wavelength_m"].values, ChunkPlan.from_config(cfg).all_wavelengths_m()
+    )
+    assert ds.attrs["simulation"]["engine"] == "lightpipes"
+    assert ds.attrs["seed"] == 0
+    assert ds.attrs["geometry"]["aperture_radius_m"] == pytest.approx(0.15e-3)
+    assert "LightPipes" in ds.attrs["versions"]
+    assert ds["images"].encoding["chunks"][0] == cfg["dataset"]["chunk_size"]
+    report = json.loads((clean_run / "results/dataset/validation.json").read_text())
+    assert report["ok"] and report["n_samples"] == 40
+    for png in DATASET_TARGETS[1:]:
+        assert (clean_run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markers = sorted((clean_run / "results/dataset/chunks").glob("*.json"))
+    assert [m.stem for m in markers] == ["0000", "0001", "0002", "0003"]
+
+
+def test_unchanged_config_reruns_nothing(clean_run):
+    assert planned_jobs(clean_run) == []
+
+
+def test_killed_chunk_rerun_is_bit_identical_to_a_clean_run(clean_run, tmp_path):
+    workdir = copy_workflow(tmp_path / "faulty")
+    failed = build(workdir, env={KILL_ENV: "1"}, check=False)
+    assert failed.returncode != 0
+    chunks = workdir / "results/dataset/chunks"
+    assert sorted(m.stem for m in chunks.glob("*.json")) == ["0000", "0002", "0003"]
+    # The killed job wrote part of its region before dying: the store is not complete.
+    assert not store.check_store(
+        workdir / "results/dataset.zarr",
+        ChunkPlan.from_config(quick_config(workdir)).all_wavelengths_m(),
+    ).ok
+
+    assert planned_jobs(workdir) == [
+        "plot_dataset",
+        "simulate_chunk[0001]",
+        "validate_dataset",
+    ]
+    build(workdir)
+    for name in ("images", "wavelength_m"):
+        clean = xr.open_zarr(clean_run / "results/dataset.zarr", consolidated=False)[name]
+        rerun = xr.open_zarr(workdir / "results/dataset.zarr", consolidated=False)[name]
+        assert np.array_equal(clean.values, rerun.values), name

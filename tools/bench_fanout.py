@@ -1,0 +1,72 @@
+"""Benchmark: the dataset fan-out's speed-up from `--cores 1` to `--cores 2`, and its wall time.
+
+Runs the dataset rules of this workflow in fresh temporary copies, alternating the core counts
+(1, 2, 1, 2, ...) so machine noise hits both alike, and prints each run and the medians.
+
+    python tools/bench_fanout.py --n-samples 400 --chunk-size 50 --repeats 2
+    python tools/bench_fanout.py --full          # the paper's 3000 patterns at 256², cores 2 only
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from conftest import copy_workflow  # noqa: E402
+
+TARGET = "results/dataset/validation.json"
+
+
+def run_once(cores: int, overrides: list[str]) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = copy_workflow(Path(tmp))
+        exe = Path(sys.executable).with_name("snakemake")
+        cmd = [str(exe), TARGET, "--cores", str(cores), "--quiet", "all"]
+        cmd += ["--config", *overrides] if overrides else []
+        t0 = time.perf_counter()
+        subprocess.run(cmd, cwd=workdir, check=True, capture_output=True)
+        return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--n-samples", type=int, default=400)
+    ap.add_argument("--chunk-size", type=int, default=50)
+    ap.add_argument("--engine", default="lightpipes")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--full", action="store_true", help="config.yaml as is, --cores 2 once")
+    args = ap.parse_args()
+
+    if args.full:
+        seconds = run_once(2, [])
+        print(f"full dataset (config.yaml), --cores 2: {seconds:.1f} s wall")
+        return
+    overrides = [
+        f"dataset={{n_samples: {args.n_samples}, chunk_size: {args.chunk_size}, seed: 0, "
+        "wavelength: {mean_nm: 650, std_nm: 100, min_nm: 380, max_nm: 1000}}",
+        f"simulation={{engine: {args.engine}, oversample: 4, normalize: per_image}}",
+    ]
+    times: dict[int, list[float]] = {1: [], 2: []}
+    for rep in range(args.repeats):
+        for cores in (1, 2):
+            t = run_once(cores, overrides)
+            times[cores].append(t)
+            print(f"repeat {rep} --cores {cores}: {t:.1f} s", flush=True)
+    m1, m2 = statistics.median(times[1]), statistics.median(times[2])
+    n = args.n_samples
+    print(f"{n} patterns at 256², engine {args.engine}, {n // args.chunk_size} jobs")
+    print(f"--cores 1: median {m1:.1f} s ({n / m1:.1f} patterns/s)")
+    print(f"--cores 2: median {m2:.1f} s ({n / m2:.1f} patterns/s)")
+    print(f"speed-up 1 -> 2 cores: {m1 / m2:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
