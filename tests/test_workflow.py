@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 import yaml
@@ -61,8 +62,9 @@ def build(workdir: Path, cores: int = 2, env: dict | None = None, check: bool = 
 
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory) -> Path:
+    """The whole quick workflow (dataset, train, encode, decode_grid), run once."""
     workdir = copy_workflow(tmp_path_factory.mktemp("clean"))
-    build(workdir)
+    snakemake(workdir, "--cores", "2", "--configfile", str(QUICK))
     return workdir
 
 
@@ -92,8 +94,40 @@ def test_quick_run_builds_one_labelled_store(clean_run):
     assert [m.stem for m in markers] == ["0000", "0001", "0002", "0003"]
 
 
+def test_quick_run_trains_encodes_and_decodes(clean_run):
+    cfg = quick_config(clean_run)
+    results = clean_run / "results"
+    history = pd.read_csv(results / "train/history.csv")
+    assert list(history["epoch"]) == list(range(1, cfg["train"]["epochs"] + 1))
+    assert {"loss", "reconstruction", "kl", "val_loss", "val_reconstruction", "val_kl"} <= set(
+        history.columns
+    )
+    assert np.isfinite(history.drop(columns="epoch").to_numpy()).all()
+    assert not (results / "train/checkpoint").exists()
+
+    latent = pd.read_csv(results / "encode/latent.csv")
+    assert len(latent) == cfg["dataset"]["n_samples"]
+    assert (latent["split"] == "train").sum() == cfg["train"]["n_train"]
+    assert (latent["split"] == "val").sum() == cfg["train"]["n_val"]
+    assert {"sample", "wavelength_m", "z_mean_0", "z_log_var_0"} <= set(latent.columns)
+    metrics = json.loads((results / "encode/metrics.json").read_text())
+    for key in ("pearson", "spearman", "calibration_rmse_nm"):
+        assert key in metrics
+
+    zgrid = xr.open_zarr(results / "decode/zgrid.zarr", consolidated=False)
+    assert zgrid["images"].shape == (9, 64, 64)
+    np.testing.assert_allclose(zgrid["z"].values, np.arange(0, 4.01, 0.5))
+    decode = json.loads((results / "decode/metrics.json").read_text())
+    assert len(decode["per_z"]) == 9
+    assert all(0 <= row["mse"] <= 1 and -1 <= row["ssim"] <= 1 for row in decode["per_z"])
+    for png in ("train/loss_curves.png", "encode/z_vs_wavelength.png", "decode/zgrid.png"):
+        assert (results / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_unchanged_config_reruns_nothing(clean_run):
     assert planned_jobs(clean_run) == []
+    out = snakemake(clean_run, "-n", "--configfile", str(QUICK))
+    assert "Nothing to be done" in out.stdout + out.stderr
 
 
 def test_killed_chunk_rerun_is_bit_identical_to_a_clean_run(clean_run, tmp_path):
