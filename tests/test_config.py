@@ -66,6 +66,7 @@ BAD_VALUES = [
     ("train.latent_dim", 0, "latent_dim"),
     ("train.batch_size", 4096, "batch_size"),
     ("decode.z_step", 0, "z_step"),
+    ("simulation.normalize", "none", "simulation.normalize"),
     ("decode.z_min", 5.0, "z_min"),
 ]
 

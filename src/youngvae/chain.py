@@ -25,8 +25,11 @@ def configure_threads(threads: int) -> None:
     """Give TensorFlow this job's cores (before it runs its first op)."""
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(max(1, int(threads)))
-    tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, int(threads))))
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, int(threads)))
+        tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, int(threads))))
+    except RuntimeError:  # TensorFlow already running in this process: keep its setting
+        pass
 
 
 def _json_safe(value):
@@ -97,9 +100,7 @@ def train(
     log=print,
 ) -> pd.DataFrame:
     """Train the VAE on the store's train split; resumable through `checkpoint_dir`."""
-    configure_threads(threads)
-    from youngvae.model import save_vae
-    from youngvae.training import TrainConfig, train_vae
+    from youngvae.training import TrainConfig
 
     cfg = TrainConfig.from_dict(
         {k: v for k, v in train_cfg.items() if k not in ("n_train", "n_val")} | {"seed": seed}
@@ -108,6 +109,11 @@ def train(
     t0 = time.perf_counter()
     x_train = read_complete_images(store_path, split.index[split["split"] == "train"])
     x_val = read_complete_images(store_path, split.index[split["split"] == "val"])
+    # Only now, with the data checked, start TensorFlow.
+    configure_threads(threads)
+    from youngvae.model import save_vae
+    from youngvae.training import train_vae
+
     log(
         f"read {len(x_train)} train + {len(x_val)} validation images "
         f"{x_train.shape[1:]} in {time.perf_counter() - t0:.1f} s "

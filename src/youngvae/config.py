@@ -92,6 +92,11 @@ def check_config(config: Mapping) -> None:
             f"'dataset.n_samples' ({n_samples})",
         )
         _require(
+            config["simulation"]["normalize"] == "per_image",
+            "config key 'simulation.normalize' is 'none', but the VAE (train) needs images in "
+            "[0, 1]: use 'per_image', or build only the dataset outputs with another config",
+        )
+        _require(
             train["batch_size"] <= n_train,
             f"config key 'train.batch_size' ({train['batch_size']}) must not exceed "
             f"'train.n_train' ({n_train})",

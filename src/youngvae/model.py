@@ -1,0 +1,276 @@
+"""The paper's variational autoencoder (Keras 3), parameterized by image size and latent size.
+
+Shape follows the Keras 3 VAE example (keras-io examples/generative/vae.py): functional
+encoder and decoder, a ``Sampling`` layer owning a seeded ``SeedGenerator``, and a ``VAE``
+model with ``train_step``/``test_step`` and Mean trackers. Math is in ``keras.ops``.
+
+Architecture (paper Tables I and II; at 256² and latent 1 the encoder has 33,647,202 and the
+decoder 2,115,905 parameters, with exactly the layers below and 'same' padding everywhere):
+
+    encoder: Input(H, W, 1) → Conv2D 32 3×3 relu → Conv2D 64 3×3 stride 2 relu
+             → Conv2D 64 3×3 relu → Conv2D 64 3×3 relu → Flatten → Dense 32 relu
+             → Dense latent (z_mean), Dense latent (z_log_var)
+    decoder: Input(latent) → Dense H/2·W/2·64 relu → Reshape (H/2, W/2, 64)
+             → Conv2DTranspose 32 3×3 stride 2 relu → Conv2D 1 3×3 sigmoid
+
+The sampling step is not part of the encoder (so the encoder loads and runs on its own); it
+lives in the VAE. Under a mixed precision policy the two encoder heads, the decoder's output
+layer, the sampling and the loss run in float32.
+
+Saving: ONE ``.keras`` file holds the whole VAE (encoder and decoder as nested functional
+models). ``load_encoder``/``load_decoder`` load that file (uncompiled) and return the part.
+Importing this module registers the custom classes under the package name "youngvae".
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+from keras import layers, ops  # noqa: E402
+
+__all__ = [
+    "Sampling",
+    "VAE",
+    "build_encoder",
+    "build_decoder",
+    "build_vae",
+    "save_vae",
+    "load_vae",
+    "load_encoder",
+    "load_decoder",
+]
+
+
+def _check_image_size(image_size: int) -> int:
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 2:
+        raise ValueError(f"image_size must be an even integer >= 2, got {image_size!r}")
+    if image_size % 2:
+        raise ValueError(f"image_size must be even (stride-2 layers), got {image_size}")
+    return image_size
+
+
+def _check_latent_dim(latent_dim: int) -> int:
+    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
+        raise ValueError(f"latent_dim must be an integer >= 1, got {latent_dim!r}")
+    return latent_dim
+
+
+@keras.saving.register_keras_serializable(package="youngvae")
+class Sampling(layers.Layer):
+    """Reparameterization trick: z = z_mean + exp(z_log_var / 2) · ε, ε ~ N(0, 1), in float32."""
+
+    def __init__(self, seed: int = 0, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.seed = int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        z_mean = ops.cast(z_mean, "float32")
+        z_log_var = ops.cast(z_log_var, "float32")
+        epsilon = keras.random.normal(ops.shape(z_mean), dtype="float32", seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+def build_encoder(image_size: int, latent_dim: int = 1) -> keras.Model:
+    """Encoder: image [H, W, 1] → (z_mean, z_log_var), each [latent_dim] float32."""
+    size = _check_image_size(image_size)
+    latent_dim = _check_latent_dim(latent_dim)
+    inputs = keras.Input(shape=(size, size, 1), name="image")
+    x = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu", name="conv2")(x)
+    x = layers.Conv2D(64, 3, padding="same", activation="relu", name="conv3")(x)
+    x = layers.Conv2D(64, 3, padding="same", activation="relu", name="conv4")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(32, activation="relu", name="dense")(x)
+    z_mean = layers.Dense(latent_dim, dtype="float32", name="z_mean")(x)
+    z_log_var = layers.Dense(latent_dim, dtype="float32", name="z_log_var")(x)
+    return keras.Model(inputs, [z_mean, z_log_var], name="encoder")
+
+
+def build_decoder(image_size: int, latent_dim: int = 1) -> keras.Model:
+    """Decoder: z [latent_dim] → image [H, W, 1] in (0, 1), float32."""
+    size = _check_image_size(image_size)
+    latent_dim = _check_latent_dim(latent_dim)
+    half = size // 2
+    inputs = keras.Input(shape=(latent_dim,), name="z")
+    x = layers.Dense(half * half * 64, activation="relu", name="dense")(inputs)
+    x = layers.Reshape((half, half, 64), name="reshape")(x)
+    x = layers.Conv2DTranspose(
+        32, 3, strides=2, padding="same", activation="relu", name="deconv"
+    )(x)
+    outputs = layers.Conv2D(
+        1, 3, padding="same", activation="sigmoid", dtype="float32", name="image"
+    )(x)
+    return keras.Model(inputs, outputs, name="decoder")
+
+
+def _as_nhwc(images):
+    """[n, H, W] or [n, H, W, 1] → [n, H, W, 1] float32."""
+    images = ops.convert_to_tensor(images, dtype="float32")
+    if len(images.shape) == 3:
+        images = ops.expand_dims(images, -1)
+    return images
+
+
+@keras.saving.register_keras_serializable(package="youngvae")
+class VAE(keras.Model):
+    """Encoder + sampling + decoder, trained on BCE(summed over pixels) + β·KL.
+
+    ``beta`` lives in a non-trainable float32 variable (``vae.beta.assign(...)`` from a
+    schedule). ``call`` returns the reconstruction of z_mean (deterministic); training and
+    evaluation go through ``train_step``/``test_step``, which sample z.
+    """
+
+    def __init__(self, encoder, decoder, beta: float = 1.0, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.seed = int(seed)
+        self.sampling = Sampling(seed=self.seed, name="sampling")
+        self.beta = keras.Variable(
+            float(beta), dtype="float32", trainable=False, autocast=False, name="beta"
+        )
+        self.total_loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_loss_tracker = keras.metrics.Mean(name="kl")
+
+    @property
+    def metrics(self):
+        return [self.total_loss_tracker, self.reconstruction_loss_tracker, self.kl_loss_tracker]
+
+    def build(self, input_shape=None):
+        # Encoder and decoder are functional models (built on creation); Sampling has no weights.
+        latent_shape = tuple(self.decoder.inputs[0].shape)
+        self.sampling.build([latent_shape, latent_shape])
+        self.built = True
+
+    def call(self, inputs, training=False):
+        z_mean, _ = self.encoder(_as_nhwc(inputs), training=training)
+        return self.decoder(z_mean, training=training)
+
+    def compute_losses(self, data, training=False):
+        """(total, reconstruction, kl, ...) for one batch, all float32 scalars."""
+        data = _as_nhwc(data)
+        z_mean, z_log_var = self.encoder(data, training=training)
+        z = self.sampling([z_mean, z_log_var])
+        reconstruction = ops.cast(self.decoder(z, training=training), "float32")
+        reconstruction_loss = ops.mean(
+            ops.sum(keras.losses.binary_crossentropy(data, reconstruction), axis=(1, 2))
+        )
+        z_mean = ops.cast(z_mean, "float32")
+        z_log_var = ops.cast(z_log_var, "float32")
+        kl = -0.5 * (1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
+        kl_loss = ops.mean(ops.sum(kl, axis=1))
+        total_loss = reconstruction_loss + ops.cast(self.beta, "float32") * kl_loss
+        return total_loss, reconstruction_loss, kl_loss
+
+    def _update_trackers(self, total_loss, reconstruction_loss, kl_loss):
+        self.total_loss_tracker.update_state(total_loss)
+        self.reconstruction_loss_tracker.update_state(reconstruction_loss)
+        self.kl_loss_tracker.update_state(kl_loss)
+        return {m.name: m.result() for m in self.metrics}
+
+    @staticmethod
+    def _images(data):
+        # fit/evaluate may hand over (x,) or (x, y) tuples; the VAE only uses x.
+        if isinstance(data, (tuple, list)):
+            data = data[0]
+        return data
+
+    def train_step(self, data):
+        import tensorflow as tf  # train_step is backend-specific (as in the Keras example)
+
+        data = self._images(data)
+        with tf.GradientTape() as tape:
+            losses = self.compute_losses(data, training=True)
+        grads = tape.gradient(losses[0], self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        return self._update_trackers(*losses)
+
+    def test_step(self, data):
+        return self._update_trackers(*self.compute_losses(self._images(data), training=False))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "beta": float(self.beta.numpy()),
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
+        return cls(**config)
+
+
+def build_vae(image_size: int, latent_dim: int = 1, beta: float = 1.0, seed: int = 0) -> VAE:
+    """The paper's VAE for square images of side ``image_size`` (even) and ``latent_dim``.
+
+    Layers take the current global dtype policy (set it before building for mixed precision).
+    The returned model is built (all weights exist) but not compiled.
+    """
+    _check_image_size(image_size)
+    _check_latent_dim(latent_dim)
+    vae = VAE(
+        build_encoder(image_size, latent_dim),
+        build_decoder(image_size, latent_dim),
+        beta=beta,
+        seed=seed,
+        name="vae",
+    )
+    vae.build((None, image_size, image_size, 1))
+    return vae
+
+
+def save_vae(vae: VAE, path) -> None:
+    """Save the VAE (architecture + weights, no optimizer state) to one ``.keras`` file.
+
+    Written to a temp file beside ``path``, then renamed into place. Training state lives in
+    the checkpoints of :func:`youngvae.training.train_vae`, not here.
+    """
+    path = os.fspath(path)
+    if not path.endswith(".keras"):
+        raise ValueError(f"path must end with '.keras', got {path!r}")
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp.keras")
+    if getattr(vae, "optimizer", None) is not None:
+        # A .keras save always includes the optimizer of a compiled model (include_optimizer is
+        # honoured only by legacy .h5), doubling the file; save an uncompiled copy instead.
+        copy = VAE.from_config(vae.get_config())
+        copy.build(tuple(vae.encoder.inputs[0].shape))
+        copy.set_weights(vae.get_weights())
+        vae = copy
+    try:
+        vae.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_vae(path) -> VAE:
+    """Load a VAE saved by :func:`save_vae` (uncompiled: compile it before ``fit``/``evaluate``)."""
+    return keras.saving.load_model(os.fspath(path), compile=False)
+
+
+def load_encoder(path) -> keras.Model:
+    """The encoder (image [n, H, W, 1] → [z_mean, z_log_var]) from a :func:`save_vae` file."""
+    return load_vae(path).encoder
+
+
+def load_decoder(path) -> keras.Model:
+    """The decoder (z [n, latent] → image [n, H, W, 1]) from a :func:`save_vae` file."""
+    return load_vae(path).decoder
