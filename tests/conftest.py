@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = REPO / "tests" / "configs" / "quick.yaml"
-WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "envs", "src", "tests/configs")
+WORKFLOW_FILES = (
+    "Snakefile",
+    "config.yaml",
+    "workflow",
+    "envs",
+    "src",
+    "tests/configs",
+    "profiles",
+)
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -43,6 +52,43 @@ def snakemake(workdir: Path, *args: str, env: dict | None = None, check: bool = 
     return result
 
 
+def planned_jobs(workdir: Path, *args: str) -> list[str]:
+    """Jobs a dry run of ``snakemake *args`` would execute, sorted: 'rule', or 'rule[w1,w2]'
+    with the job's wildcard values (e.g. 'simulate_chunk[0001]'). Targets go first in `args`
+    (``--configfile`` takes several values). Checked against Snakemake's own job count."""
+    out = snakemake(workdir, *args, "--dry-run")
+    text = out.stdout + out.stderr
+    jobs: list[str] = []
+    rule = None
+    for line in text.splitlines():
+        if m := re.match(r"^(?:local)?rule (\w+):$", line.rstrip()):
+            rule = m.group(1)
+            jobs.append(rule)
+        elif rule and (m := re.match(r"^\s+wildcards: (.+)$", line)):
+            values = [kv.split("=", 1)[1] for kv in m.group(1).split(", ")]
+            jobs[-1] = f"{rule}[{','.join(values)}]"
+        elif not line.startswith((" ", "\t")):
+            rule = None
+    if "Nothing to be done" in text:
+        assert jobs == [], text
+    else:
+        total = re.search(r"^total\s+(\d+)\s*$", text, re.MULTILINE)
+        assert total and int(total.group(1)) == len(jobs), text
+    return sorted(jobs)
+
+
 @pytest.fixture
 def workflow_copy(tmp_path: Path) -> Path:
     return copy_workflow(tmp_path / "wf")
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory) -> Path:
+    """The whole quick workflow (dataset, train, encode, decode_grid), run once per session.
+
+    Tests that only read its results or dry-run it may share it; tests that change files in it
+    must copy it first (``shutil.copytree(quick_run, tmp_path / "wf", symlinks=True)``).
+    """
+    workdir = copy_workflow(tmp_path_factory.mktemp("quick"))
+    snakemake(workdir, "--cores", "2", "--configfile", str(QUICK))
+    return workdir

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 import xarray as xr
 import yaml
 
-from conftest import QUICK, copy_workflow, snakemake
+from conftest import QUICK, copy_workflow, planned_jobs, snakemake
 from youngvae import store
 from youngvae.dataset import KILL_ENV
 from youngvae.plan import ChunkPlan
@@ -33,17 +32,9 @@ def quick_config(workdir: Path) -> dict:
     return cfg
 
 
-def planned_jobs(workdir: Path, *extra: str) -> list[str]:
-    """Jobs a dry run would execute, as 'rule' or 'rule[chunk]', sorted."""
-    out = snakemake(workdir, *DATASET_TARGETS, "-n", "--configfile", str(QUICK), *extra)
-    jobs, rule = [], None
-    for line in out.stdout.splitlines():
-        if m := re.match(r"^(?:local)?rule (\w+):", line):
-            rule = m.group(1)
-            jobs.append(rule)
-        elif rule and (m := re.match(r"^\s+wildcards: chunk=(\d+)", line)):
-            jobs[-1] = f"{rule}[{m.group(1)}]"
-    return sorted(jobs)
+def dataset_jobs(workdir: Path) -> list[str]:
+    """Jobs a dry run of the dataset stage would execute, as 'rule' or 'rule[chunk]', sorted."""
+    return planned_jobs(workdir, *DATASET_TARGETS, "--configfile", str(QUICK))
 
 
 def build(workdir: Path, cores: int = 2, env: dict | None = None, check: bool = True):
@@ -61,11 +52,8 @@ def build(workdir: Path, cores: int = 2, env: dict | None = None, check: bool = 
 
 
 @pytest.fixture(scope="module")
-def clean_run(tmp_path_factory) -> Path:
-    """The whole quick workflow (dataset, train, encode, decode_grid), run once."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("clean"))
-    snakemake(workdir, "--cores", "2", "--configfile", str(QUICK))
-    return workdir
+def clean_run(quick_run) -> Path:
+    return quick_run
 
 
 def test_quick_run_builds_one_labelled_store(clean_run):
@@ -124,12 +112,6 @@ def test_quick_run_trains_encodes_and_decodes(clean_run):
         assert (results / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_unchanged_config_reruns_nothing(clean_run):
-    assert planned_jobs(clean_run) == []
-    out = snakemake(clean_run, "-n", "--configfile", str(QUICK))
-    assert "Nothing to be done" in out.stdout + out.stderr
-
-
 def test_killed_chunk_rerun_is_bit_identical_to_a_clean_run(clean_run, tmp_path):
     workdir = copy_workflow(tmp_path / "faulty")
     failed = build(workdir, env={KILL_ENV: "1"}, check=False)
@@ -142,7 +124,7 @@ def test_killed_chunk_rerun_is_bit_identical_to_a_clean_run(clean_run, tmp_path)
         ChunkPlan.from_config(quick_config(workdir)).all_wavelengths_m(),
     ).ok
 
-    assert planned_jobs(workdir) == [
+    assert dataset_jobs(workdir) == [
         "plot_dataset",
         "simulate_chunk[0001]",
         "validate_dataset",
