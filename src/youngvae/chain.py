@@ -190,6 +190,7 @@ def decode_grid(
     """Decode the z-grid (paper Fig. 4) and compare with patterns simulated at λ(z)."""
     configure_threads(threads)
     from youngvae import optics
+    from youngvae.dataset import simulate_from_config
     from youngvae.model import load_decoder
 
     decoder = load_decoder(model_path)
@@ -202,14 +203,7 @@ def decode_grid(
     )
     calibration = analysis.Calibration.from_dict(json.loads(Path(calibration_path).read_text()))
     wavelengths = np.atleast_1d(calibration.predict(z)).astype(np.float64)
-    geometry = optics.Geometry.from_config(geometry_cfg)
-    simulated = optics.simulate(
-        wavelengths,
-        geometry,
-        engine=simulation_cfg["engine"],
-        normalize=simulation_cfg["normalize"],
-        oversample=simulation_cfg.get("oversample"),
-    )
+    simulated = simulate_from_config(wavelengths, geometry_cfg, simulation_cfg)
     if simulated.shape[1:] != decoded.shape[1:]:
         raise ValueError(
             f"decoder makes {decoded.shape[1:]} images but geometry.pixels gives "
@@ -218,7 +212,8 @@ def decode_grid(
     comparison = analysis.compare_decoded(decoded, simulated, z=z)
     for row, lam in zip(comparison, wavelengths):
         row["wavelength_nm"] = float(lam * 1e9)
-    write_zgrid(zarr_path, z, decoded, wavelengths, geometry.pixel_centres_m())
+    centres = optics.Geometry.from_config(geometry_cfg).pixel_centres_m()
+    write_zgrid(zarr_path, z, decoded, wavelengths, centres)
     plots.plot_zgrid(z, decoded, figure_path, wavelengths_nm=wavelengths * 1e9, simulated=simulated)
     metrics = {
         "z": z.tolist(),

@@ -30,6 +30,17 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def simulate_from_config(wavelengths_m, geometry_cfg: dict, simulation_cfg: dict) -> np.ndarray:
+    """Patterns for `wavelengths_m` with the config's `geometry` and `simulation` sections."""
+    return optics.simulate(
+        np.asarray(wavelengths_m, dtype=np.float64),
+        optics.Geometry.from_config(geometry_cfg),
+        engine=simulation_cfg["engine"],
+        normalize=simulation_cfg["normalize"],
+        oversample=simulation_cfg.get("oversample"),
+    )
+
+
 def write_plan(config: dict, path: str | Path) -> pd.DataFrame:
     """The per-sample plan (sample, chunk, wavelength_m) as CSV, for people and for checks."""
     plan = ChunkPlan.from_config(config)
@@ -81,15 +92,8 @@ def simulate_chunk(
     if len(wavelengths) != chunk_size:
         raise ValueError(f"chunk {chunk_index}: {len(wavelengths)} wavelengths for {chunk_size} samples")
     region = slice(chunk_index * chunk_size, (chunk_index + 1) * chunk_size)
-    geometry = optics.Geometry.from_config(geometry_cfg)
     t0 = time.perf_counter()
-    images = optics.simulate(
-        wavelengths,
-        geometry,
-        engine=simulation_cfg["engine"],
-        normalize=simulation_cfg["normalize"],
-        oversample=simulation_cfg.get("oversample"),
-    )
+    images = simulate_from_config(wavelengths, geometry_cfg, simulation_cfg)
     seconds = time.perf_counter() - t0
     log(f"chunk {chunk_index}: {len(wavelengths)} patterns in {seconds:.2f} s")
     if os.environ.get(KILL_ENV) == str(chunk_index):
