@@ -28,6 +28,12 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/model.smk"
+include: "workflow/rules/benchmark.smk"
+include: "workflow/rules/report.smk"
+
+
+# Every rule's threads and resources, after profiles and --set-resources: fail before any job.
+check_job_resources()
 
 
 rule all:

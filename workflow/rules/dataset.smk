@@ -14,6 +14,10 @@ rule plan_wavelengths:
         "logs/plan_wavelengths.log",
     conda:
         "../../envs/simulation.yaml"
+    threads: 1
+    resources:
+        mem_mb=small_mem_mb,
+        runtime=10,
     params:
         dataset=config["dataset"],
     script:
@@ -27,6 +31,10 @@ rule init_store:
         "logs/init_store.log",
     conda:
         "../../envs/simulation.yaml"
+    threads: 1
+    resources:
+        mem_mb=small_mem_mb,
+        runtime=10,
     params:
         dataset=config["dataset"],
         geometry=config["geometry"],
@@ -49,7 +57,7 @@ rule simulate_chunk:
     threads: 1
     resources:
         mem_mb=simulate_mem_mb,
-        runtime=30,
+        runtime=simulate_runtime_min,
     params:
         index=chunk_index,
         chunk_size=PLAN.chunk_size,
@@ -71,6 +79,10 @@ rule validate_dataset:
         "logs/validate_dataset.log",
     conda:
         "../../envs/simulation.yaml"
+    threads: 1
+    resources:
+        mem_mb=store_mem_mb,
+        runtime=store_runtime_min,
     params:
         dataset=config["dataset"],
         geometry=config["geometry"],
@@ -87,16 +99,22 @@ rule plot_dataset:
             "results/dataset/wavelength_histogram.png",
             caption="../report/wavelength_histogram.rst",
             category="1. Dataset",
+            subcategory="Figures",
         ),
         examples=report(
             "results/dataset/example_patterns.png",
             caption="../report/example_patterns.rst",
             category="1. Dataset",
+            subcategory="Figures",
         ),
     log:
         "logs/plot_dataset.log",
     conda:
         "../../envs/plotting.yaml"
+    threads: 1
+    resources:
+        mem_mb=store_mem_mb,
+        runtime=store_runtime_min,
     params:
         wavelength=config["dataset"]["wavelength"],
     script:

@@ -13,6 +13,7 @@ rule train:
             "results/train/loss_curves.png",
             caption="../report/loss_curves.rst",
             category="2. Training",
+            subcategory="Figures",
         ),
     log:
         "logs/train.log",
@@ -20,7 +21,7 @@ rule train:
         "benchmarks/train.tsv"
     conda:
         "../../envs/training.yaml"
-    threads: workflow.cores
+    threads: TF_THREADS
     resources:
         mem_mb=train_mem_mb,
         runtime=train_runtime_min,
@@ -46,11 +47,13 @@ rule encode:
             "results/encode/latent_histogram.png",
             caption="../report/latent_histogram.rst",
             category="3. Latent space",
+            subcategory="Figures",
         ),
         scatter=report(
             "results/encode/z_vs_wavelength.png",
             caption="../report/z_vs_wavelength.rst",
             category="3. Latent space",
+            subcategory="Figures",
         ),
     log:
         "logs/encode.log",
@@ -58,10 +61,10 @@ rule encode:
         "benchmarks/encode.tsv"
     conda:
         "../../envs/training.yaml"
-    threads: workflow.cores
+    threads: TF_THREADS
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=store_mem_mb,
+        runtime=store_runtime_min,
     script:
         "../scripts/encode.py"
 
@@ -77,6 +80,7 @@ rule decode_grid:
             "results/decode/zgrid.png",
             caption="../report/zgrid.rst",
             category="4. Decoded z-grid",
+            subcategory="Figures",
         ),
     log:
         "logs/decode_grid.log",
@@ -84,7 +88,7 @@ rule decode_grid:
         "benchmarks/decode_grid.tsv"
     conda:
         "../../envs/training.yaml"
-    threads: workflow.cores
+    threads: TF_THREADS
     resources:
         mem_mb=2000,
         runtime=20,

@@ -2,7 +2,7 @@ from youngvae.runlog import log_to
 
 log = log_to(snakemake.log[0])
 
-from youngvae.dataset import plot_dataset
+from youngvae.dataset_figures import plot_dataset
 
 plot_dataset(
     snakemake.input.store,
