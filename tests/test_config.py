@@ -63,6 +63,7 @@ BAD_VALUES = [
     ("geometry.wavelength_nm", 500, "wavelength_nm"),
     ("train.n_train", 3000, "n_train"),
     ("train.epochs", 0, "epochs"),
+    ("train.warmup_steps", -1, "warmup_steps"),
     ("train.latent_dim", 0, "latent_dim"),
     ("train.batch_size", 4096, "batch_size"),
     ("decode.z_step", 0, "z_step"),

@@ -178,3 +178,14 @@ def test_default_config_does_not_collapse_and_z_tracks_the_hidden_parameter(tmp_
     z_mean, _ = vae.encoder.predict(x_val[..., None], verbose=0)
     assert abs(spearmanr(z_mean[:, 0], t_val).statistic) > 0.9
     assert history["val_loss"].iloc[-1] < history["val_loss"].iloc[0]
+
+
+def test_warmup_ramps_the_learning_rate_linearly_then_holds_it():
+    from youngvae.training import learning_rate_schedule
+
+    schedule = learning_rate_schedule(TrainConfig(learning_rate=1e-3, warmup_steps=100))
+    rates = [float(schedule(step)) for step in (0, 50, 100, 1000)]
+    np.testing.assert_allclose(rates, [1e-5, 0.5 * (1e-5 + 1e-3), 1e-3, 1e-3], rtol=1e-5)
+    assert learning_rate_schedule(TrainConfig(learning_rate=1e-3)) == 1e-3
+    with pytest.raises(ValueError, match="warmup_steps"):
+        TrainConfig(warmup_steps=-1)
