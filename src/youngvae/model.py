@@ -8,7 +8,7 @@ Architecture (paper Tables I and II; at 256² and latent 1 the encoder has 33,64
 decoder 2,115,905 parameters, with exactly the layers below and 'same' padding everywhere):
 
     encoder: Input(H, W, 1) → Conv2D 32 3×3 relu → Conv2D 64 3×3 stride 2 relu
-             → Conv2D 64 3×3 relu → Conv2D 64 3×3 relu → Flatten → Dense 32 relu
+             → Conv2D 64 3×3 relu → Conv2D 64 3×3 relu → Flatten → Dense 32 leaky_relu
              → Dense latent (z_mean), Dense latent (z_log_var)
     decoder: Input(latent) → Dense H/2·W/2·64 relu → Reshape (H/2, W/2, 64)
              → Conv2DTranspose 32 3×3 stride 2 relu → Conv2D 1 3×3 sigmoid
@@ -118,7 +118,10 @@ def build_encoder(image_size: int, latent_dim: int = 1) -> keras.Model:
     x = layers.Conv2D(64, 3, padding="same", activation="relu", name="conv3")(x)
     x = layers.Conv2D(64, 3, padding="same", activation="relu", name="conv4")(x)
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(32, activation="relu", name="dense")(x)
+    # leaky_relu, not the Keras template's relu: at 256² this layer sums 1,048,576 inputs, and
+    # rmsprop's coherent early steps drove all 32 relu units negative for every input (no
+    # gradient to the encoder: posterior collapse in two paper-scale runs). Same parameters.
+    x = layers.Dense(32, activation="leaky_relu", name="dense")(x)
     z_mean = layers.Dense(latent_dim, dtype="float32", name="z_mean")(x)
     z_log_var = layers.Dense(latent_dim, dtype="float32", name="z_log_var")(x)
     return keras.Model(inputs, [z_mean, z_log_var], name="encoder")
