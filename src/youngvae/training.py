@@ -348,17 +348,12 @@ class _Trainer:
     def train_batches(self, data, order) -> dict:
         """One pass over ``data[order]`` in batches of cfg.batch_size (the last may be short);
         returns the epoch means of loss, reconstruction and kl."""
-        import tensorflow as tf
-
-        for metric in self.vae.metrics:
-            metric.reset_state()
-        order = np.asarray(order, dtype=np.int32)
-        bs = self.cfg.batch_size
-        for start in range(0, len(order), bs):
-            self._train_step(data, tf.constant(order[start : start + bs]))
-        return self._results()
+        return self._run_batches(self._train_step, data, order)
 
     def evaluate(self, data, order) -> dict:
+        return self._run_batches(self._test_step, data, order)
+
+    def _run_batches(self, step, data, order) -> dict:
         import tensorflow as tf
 
         for metric in self.vae.metrics:
@@ -366,7 +361,7 @@ class _Trainer:
         order = np.asarray(order, dtype=np.int32)
         bs = self.cfg.batch_size
         for start in range(0, len(order), bs):
-            self._test_step(data, tf.constant(order[start : start + bs]))
+            step(data, tf.constant(order[start : start + bs]))
         return self._results()
 
 
