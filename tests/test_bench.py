@@ -76,6 +76,8 @@ def test_each_setting_runs_in_its_own_fresh_process_with_its_threads():
         assert result["pid"] != os.getpid()
         assert result["backend"] == "tensorflow"
         assert result["tf_intra_threads"] == threads and result["tf_inter_threads"] == 1
+        # pinned to `threads` CPUs (this machine has 2: the 2-thread worker keeps both)
+        assert result["cpus"] == min(threads, len(os.sched_getaffinity(0)))
         assert len(result["step_times"]) == 1 and result["peak_rss_mb"] > 0
         assert {"matmul_float32", "matmul_bfloat16", "conv_float32", "conv_bfloat16"} <= set(result["probe"])
     assert results[0]["pid"] != results[1]["pid"]
@@ -157,6 +159,34 @@ def test_settings_expand_the_matrix_and_non_tensorflow_backends_use_the_keras_tr
     assert len(settings) == 6  # tf x 2 trainers x 2 threads + jax keras x 2 threads
     assert {s.trainer for s in settings if s.backend == "jax"} == {"keras"}
     assert {(s.intra_threads, s.inter_threads) for s in settings} == {(1, 1), (4, 4)}
+
+
+def test_exclude_rules_drop_every_setting_matching_all_their_keys():
+    cfg = {"backends": ["tensorflow", "jax"], "trainers": ["keras"], "precisions": ["float32"],
+           "batch_sizes": [8], "threads": [1, 0], "inter_threads": 1, "xla": [False, True],
+           "exclude": [{"backend": "jax", "xla": False}, {"xla": True, "threads": 0}]}
+    kept = {(s.backend, s.intra_threads, s.xla) for s in bench.settings_from_config(cfg, cores=4)}
+    # 8 combinations; jax without XLA (2) and XLA on all 4 cores (2, one of them jax) go.
+    assert kept == {("tensorflow", 1, False), ("tensorflow", 4, False), ("tensorflow", 1, True),
+                    ("jax", 1, True)}
+    with pytest.raises(ValueError, match="benchmark.exclude.*'cores'"):
+        bench.settings_from_config({**cfg, "exclude": [{"cores": 2}]}, cores=4)
+
+
+def test_speedup_is_against_plain_float32_keras_at_the_same_threads_and_batch():
+    def row(trainer, precision, threads, s, backend="tensorflow", xla=False):
+        return {"backend": backend, "trainer": trainer, "precision": precision, "xla": xla,
+                "batch_size": 32, "intra_threads": threads, "s_per_step_median": s}
+
+    records = [row("keras", "float32", 1, 4.0), row("keras", "float32", 2, 2.0),
+               row("youngvae", "mixed_bfloat16", 2, 1.0), row("keras", "float32", 2, 8.0, "jax"),
+               row("keras", "float32", 2, 4.0, xla=True), row("keras", "float32", 4, float("nan"))]
+    assert bench.speedup_vs_float32_keras(records[2], records) == pytest.approx(2.0)
+    assert bench.speedup_vs_float32_keras(records[3], records) == pytest.approx(0.25)
+    assert bench.speedup_vs_float32_keras(records[4], records) == pytest.approx(0.5)
+    assert bench.speedup_vs_float32_keras(records[0], records) == pytest.approx(1.0)
+    assert bench.speedup_vs_float32_keras(row("youngvae", "float32", 8, 1.0), records) is None
+    assert bench.speedup_vs_float32_keras(records[5], records) is None
 
 
 def test_same_process_ab_comparison_reports_ratios_against_the_first_variant():

@@ -362,6 +362,8 @@ def run_setting(setting: Setting, image_size: int, steps: int, warmup_steps: int
     from youngvae.training import TrainConfig, _Trainer
 
     result = {"pid": os.getpid(), "backend": keras.backend.backend()}
+    if hasattr(os, "sched_getaffinity"):
+        result["cpus"] = len(os.sched_getaffinity(0))
     if setting.backend == "tensorflow":
         import tensorflow as tf
 
@@ -431,6 +433,16 @@ def _worker_main(argv) -> int:
     return 0
 
 
+def worker_cpus(threads: int) -> set[int] | None:
+    """The first ``threads`` CPUs this process may use, or None when that is all of them.
+    A worker is pinned to them, so that every backend (JAX and PyTorch size their pools from
+    the CPUs they may run on) really runs on ``threads`` cores."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    return set(allowed[:threads]) if 0 < threads < len(allowed) else None
+
+
 def _run_in_fresh_process(setting: Setting, args: dict, timeout_s: float) -> dict:
     env = {
         **os.environ,
@@ -441,17 +453,15 @@ def _run_in_fresh_process(setting: Setting, args: dict, timeout_s: float) -> dic
             p for p in (str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")) if p
         ),
     }
-    if setting.backend == "jax":
-        env["XLA_FLAGS"] = (
-            env.get("XLA_FLAGS", "")
-            + f" --xla_cpu_multi_thread_eigen={'true' if setting.intra_threads > 1 else 'false'}"
-            + f" intra_op_parallelism_threads={setting.intra_threads}"
-        ).strip()
+    if setting.backend == "jax" and setting.intra_threads == 1:
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
+    cpus = worker_cpus(setting.intra_threads)
     spec = json.dumps({"setting": dataclasses.asdict(setting), "args": args})
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "youngvae.bench", "--worker", spec],
             env=env, capture_output=True, text=True, timeout=timeout_s,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout_s:.0f} s"}
@@ -479,9 +489,26 @@ def settings_from_config(bench_cfg: dict, cores: int | None = None) -> list[Sett
         inter = bench_cfg.get("inter_threads", 1)
         setting = Setting(backend, trainer, precision, int(batch), int(intra),
                           int(inter if inter > 0 else intra), bool(xla))
-        if setting not in settings:
+        if setting not in settings and not excluded(setting, bench_cfg.get("exclude", []), cores):
             settings.append(setting)
     return settings
+
+
+def excluded(setting: Setting, rules: list[dict], cores: int) -> bool:
+    """True when every key of one of the ``exclude`` rules matches the setting (rule keys:
+    backend, trainer, precision, batch_size, threads (0 = all cores), xla)."""
+    values = {
+        "backend": setting.backend, "trainer": setting.trainer, "precision": setting.precision,
+        "batch_size": setting.batch_size, "threads": setting.intra_threads, "xla": setting.xla,
+    }
+    for rule in rules:
+        unknown = set(rule) - set(values)
+        if unknown:
+            raise ValueError(f"benchmark.exclude: unknown key(s) {sorted(unknown)}; allowed: {sorted(values)}")
+        want = {k: ((cores if v == 0 else v) if k == "threads" else v) for k, v in rule.items()}
+        if all(values[k] == v for k, v in want.items()):
+            return True
+    return False
 
 
 def _skip_reason(setting: Setting, machine: dict) -> str | None:
@@ -615,6 +642,19 @@ def _status(row: dict) -> str:
     return note if note.startswith(str(row["status"])) else f"{row['status']}: {note}"
 
 
+def speedup_vs_float32_keras(row: dict, records: list[dict]) -> float | None:
+    """Baseline step time / this row's: the baseline is plain Keras on TensorFlow, float32, no
+    XLA, same batch size and threads, from the same benchmark run (None where it is absent)."""
+    for base in records:
+        if (base["backend"], base["trainer"], base["precision"], bool(base["xla"])) == (
+            "tensorflow", "keras", "float32", False
+        ) and (base["batch_size"], base["intra_threads"]) == (row["batch_size"], row["intra_threads"]):
+            num, den = base.get("s_per_step_median"), row.get("s_per_step_median")
+            if num is not None and den is not None and math.isfinite(num) and math.isfinite(den) and den > 0:
+                return num / den
+    return None
+
+
 def table_iv_markdown(table, machine: dict) -> str:
     """The paper's Table IV form: s per epoch and per 10 epochs, ours beside the paper's."""
     lo, hi = PAPER_TABLE_IV["s_per_epoch_range"]
@@ -627,16 +667,19 @@ def table_iv_markdown(table, machine: dict) -> str:
         f"Keras {machine['versions'].get('keras')}.",
         "",
         "| machine | backend | trainer | precision | XLA | batch | threads (intra/inter) "
-        "| s / epoch | s / 10 epochs | s / epoch incl. validation | GFLOP/s | of probe | peak RSS MB | status |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| s / epoch | s / 10 epochs | s / epoch incl. validation | × TF Keras float32 | GFLOP/s "
+        "| of probe | peak RSS MB | status |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         f"| paper: three Intel Xeon machines, 16–48 cores | TensorFlow 1 / Keras 2 | keras | float32 "
-        f"| – | – | – | {lo:.0f}–{hi:.0f} | {10 * lo:.0f}–{10 * hi:.0f} | – | – | – | – | paper |",
+        f"| – | – | – | {lo:.0f}–{hi:.0f} | {10 * lo:.0f}–{10 * hi:.0f} | – | – | – | – | – | paper |",
     ]
-    for r in table.to_dict("records"):
+    records = table.to_dict("records")
+    for r in records:
         lines.append(
             f"| this machine | {r['backend']} | {r['trainer']} | {r['precision']} "
             f"| {'on' if r['xla'] else 'off'} | {r['batch_size']} | {r['intra_threads']}/{r['inter_threads']} "
             f"| {_fmt(r['s_per_epoch'])} | {_fmt(r['s_per_10_epochs'], 0)} | {_fmt(r['s_per_epoch_incl_val'])} "
+            f"| {_fmt(speedup_vs_float32_keras(r, records), 2)} "
             f"| {_fmt(r['gflops'], 0)} | {_fmt(r['fraction_of_probe'], 2)} | {_fmt(r['peak_rss_mb'], 0)} "
             f"| {_status(r)} |"
         )
@@ -648,7 +691,8 @@ def table_iv_markdown(table, machine: dict) -> str:
         f"(n_train = {table['n_train'].iloc[0] if len(table) else '–'}, images "
         f"{table['image_size'].iloc[0] if len(table) else '–'}²), each setting in a fresh process, "
         "repeated and interleaved; GFLOP/s from the hand-counted train FLOPs per sample; "
-        "'of probe' = that over the convolution probe in the same compute dtype.",
+        "'of probe' = that over the convolution probe in the same compute dtype; "
+        "'× TF Keras float32' = that setting's step time over this row's (same batch and threads).",
         "",
     ]
     return "\n".join(lines)

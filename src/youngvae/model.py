@@ -222,18 +222,76 @@ class VAE(keras.Model):
             data = data[0]
         return data
 
-    def train_step(self, data):
-        import tensorflow as tf  # train_step is backend-specific (as in the Keras example)
+    def train_step(self, *args):
+        # A custom train_step is backend-specific in Keras 3 (its guides give one per backend);
+        # `fit`/`train_on_batch` call it as train_step(data), or train_step(state, data) on JAX.
+        backend = keras.backend.backend()
+        if backend == "jax":
+            return self._jax_train_step(*args)
+        data = self._images(args[0])
+        if backend == "torch":
+            import torch
 
-        data = self._images(data)
+            self.zero_grad()
+            losses = self.compute_losses(data, training=True)
+            losses[0].backward()
+            grads = [v.value.grad for v in self.trainable_weights]
+            with torch.no_grad():
+                self.optimizer.apply(grads, self.trainable_weights)
+            return self._update_trackers(*losses)
+        import tensorflow as tf
+
         with tf.GradientTape() as tape:
             losses = self.compute_losses(data, training=True)
         grads = tape.gradient(losses[0], self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         return self._update_trackers(*losses)
 
-    def test_step(self, data):
-        return self._update_trackers(*self.compute_losses(self._images(data), training=False))
+    def _stateless_losses(self, trainable, non_trainable, data, training):
+        """compute_losses as a pure function of the variables' values (JAX)."""
+        mapping = list(zip(self.trainable_variables, trainable))
+        mapping += list(zip(self.non_trainable_variables, non_trainable))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            losses = self.compute_losses(data, training=training)
+        new_non_trainable = [scope.get_current_value(v) for v in self.non_trainable_variables]
+        return losses[0], (losses, new_non_trainable)
+
+    def _stateless_trackers(self, metrics_variables, losses):
+        logs, new_variables, start = {}, [], 0
+        for metric, value in zip(self.metrics, losses):
+            own = metrics_variables[start : start + len(metric.variables)]
+            start += len(metric.variables)
+            own = metric.stateless_update_state(own, value)
+            logs[metric.name] = metric.stateless_result(own)
+            new_variables += list(own)
+        return logs, new_variables
+
+    def _jax_train_step(self, state, data):
+        import jax
+
+        trainable, non_trainable, optimizer_variables, metrics_variables = state
+        grad_fn = jax.value_and_grad(self._stateless_losses, has_aux=True)
+        (_, (losses, non_trainable)), grads = grad_fn(
+            trainable, non_trainable, self._images(data), True
+        )
+        trainable, optimizer_variables = self.optimizer.stateless_apply(
+            optimizer_variables, grads, trainable
+        )
+        logs, metrics_variables = self._stateless_trackers(metrics_variables, losses)
+        return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
+
+    def _jax_test_step(self, state, data):
+        trainable, non_trainable, metrics_variables = state
+        _, (losses, non_trainable) = self._stateless_losses(
+            trainable, non_trainable, self._images(data), False
+        )
+        logs, metrics_variables = self._stateless_trackers(metrics_variables, losses)
+        return logs, (trainable, non_trainable, metrics_variables)
+
+    def test_step(self, *args):
+        if keras.backend.backend() == "jax":
+            return self._jax_test_step(*args)
+        return self._update_trackers(*self.compute_losses(self._images(args[0]), training=False))
 
     def get_config(self):
         return {
