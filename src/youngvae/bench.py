@@ -705,13 +705,17 @@ def plot_benchmark(table, path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(8.5, 4.6))
     ok = table[table["status"].isin(["ok", "partial"])]
-    for key, group in ok.groupby(["backend", "trainer", "precision", "xla", "batch_size"]):
+    groups = list(ok.groupby(["backend", "trainer", "precision", "xla", "batch_size"]))
+    colors = plt.get_cmap("tab20")
+    markers = {"tensorflow": "o", "torch": "s", "jax": "^"}
+    for i, (key, group) in enumerate(groups):
         backend, trainer, precision, xla, batch = key
         group = group.sort_values("intra_threads")
         label = f"{backend} {trainer} {precision}{' XLA' if xla else ''} bs{batch}"
-        ax.plot(group["intra_threads"], group["s_per_epoch"], marker="o", label=label)
+        ax.plot(group["intra_threads"], group["s_per_epoch"], marker=markers.get(backend, "o"),
+                linestyle="--" if xla else "-", color=colors(i % 20), label=label)
     lo, hi = PAPER_TABLE_IV["s_per_epoch_range"]
     ax.axhspan(lo, hi, color="0.85", label="paper (16–48-core Xeons)")
     threads = sorted(ok["intra_threads"].unique()) if len(ok) else [1]
@@ -722,7 +726,7 @@ def plot_benchmark(table, path) -> None:
     ax.set_ylabel(f"s per epoch ({int(table['n_train'].iloc[0]) if len(table) else '?'} samples)")
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
