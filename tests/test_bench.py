@@ -86,7 +86,7 @@ def test_each_setting_runs_in_its_own_fresh_process_with_its_threads():
 def test_missing_backends_and_gpu_only_precisions_are_skipped_with_a_note():
     machine = {"backends_available": {"tensorflow": True, "jax": False, "torch": False}, "gpu": None}
     assert "not installed" in bench._skip_reason(Setting(backend="jax"), machine)
-    assert "pip install torch" in bench._skip_reason(Setting(backend="torch"), machine)
+    assert "requirements-backends.txt" in bench._skip_reason(Setting(backend="torch"), machine)
     assert "GPU" in bench._skip_reason(Setting(precision="mixed_float16"), machine)
     assert bench._skip_reason(Setting(), machine) is None
     row = bench._row(Setting(backend="jax"), [], 16, 64, 32, 1, note="skipped: not installed")

@@ -513,8 +513,8 @@ def excluded(setting: Setting, rules: list[dict], cores: int) -> bool:
 
 def _skip_reason(setting: Setting, machine: dict) -> str | None:
     if not machine["backends_available"].get(setting.backend, False):
-        extra = {"jax": "pip install jax jaxlib", "torch": "pip install torch"}.get(setting.backend, "")
-        return f"skipped: Keras backend {setting.backend!r} is not installed ({extra})"
+        return (f"skipped: Keras backend {setting.backend!r} is not installed "
+                "(pip install -r requirements-backends.txt)")
     if setting.precision == "mixed_float16" and not machine["gpu"]:
         return "skipped: mixed_float16 is for GPUs only (no GPU on this machine)"
     if setting.xla and setting.backend == "torch":
