@@ -74,10 +74,22 @@ def test_unchanged_config_reruns_nothing(quick_run):
         # Growing by a whole chunk: the store's shape is fixed at init, so everything reruns,
         # the 4 chunks already computed included (their λ would not have changed).
         pytest.param({"dataset": {"n_samples": 50}}, dataset(5) + MODEL, id="dataset.n_samples"),
+        # The benchmark matrix: the benchmark job (in the quick config's default target) only.
+        pytest.param({"benchmark": {"steps": 1}}, ["benchmark", "all"], id="benchmark.steps"),
+        # Leaving the default target drops the job from it (see also the test below).
+        pytest.param({"benchmark": {"in_default_target": False}}, [], id="benchmark.in_default_target"),
     ],
 )
 def test_config_change_reruns_exactly(quick_run, tmp_path, override, expected):
     assert jobs_after_config_change(quick_run, tmp_path, override) == sorted(expected)
+
+
+def test_toggling_in_default_target_does_not_rerun_a_finished_benchmark(quick_run, tmp_path):
+    # The paper-scale matrix takes ~1 h: a benchmark run by hand (`snakemake benchmark`) must
+    # stay done when the user then adds it to the default target, or takes it out again.
+    path = tmp_path / "override.yaml"
+    path.write_text(yaml.safe_dump({"benchmark": {"in_default_target": False}}))
+    assert planned_jobs(quick_run, "benchmark", "--configfile", str(QUICK), str(path)) == []
 
 
 def test_edited_script_reruns_its_rule_and_downstream(quick_run, tmp_path):
