@@ -27,7 +27,9 @@ rule benchmark:
         runtime=120,
     params:
         # in_default_target only picks the target: toggling it must not rerun the matrix.
-        benchmark={k: v for k, v in config["benchmark"].items() if k != "in_default_target"},
+        benchmark={
+            k: v for k, v in config["benchmark"].items() if k != "in_default_target"
+        },
         image_size=config["geometry"]["pixels"],
         n_train=config["train"]["n_train"],
         n_val=config["train"]["n_val"],
