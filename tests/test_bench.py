@@ -107,6 +107,8 @@ def test_tiny_benchmark_writes_csv_machine_json_table_and_figure(tmp_path, monke
 
     table = pd.read_csv(out["csv_path"])
     assert list(table.columns) == bench.CSV_COLUMNS
+    machine = json.loads(out["machine_path"].read_text())
+    isa_measured = machine["isa_peak"]["status"] == "ok"
     assert len(table) == 3  # tensorflow keras, tensorflow youngvae, jax keras (skipped)
     ran = table[table["backend"] == "tensorflow"]
     assert set(ran["status"]) == {"ok"} and set(ran["trainer"]) == {"keras", "youngvae"}
@@ -116,12 +118,13 @@ def test_tiny_benchmark_writes_csv_machine_json_table_and_figure(tmp_path, monke
         assert r["s_per_10_epochs"] == pytest.approx(10 * r["s_per_epoch"], rel=1e-4)
         assert r["gflops"] == pytest.approx(r["gflop_per_sample"] * 4 / r["s_per_step_median"], rel=1e-3)
         assert 0 < r["fraction_of_probe"] and r["peak_rss_mb"] > 100 and r["n_repeats"] == 1
+        if isa_measured:
+            assert r["fraction_of_isa_peak"] == pytest.approx(r["gflops"] / r["isa_peak_gflops"], rel=1e-3)
         assert r["threads"] == r["intra_threads"] == os.cpu_count()
     skipped = table[table["backend"] == "jax"].iloc[0]
     assert skipped["status"] == "skipped" and "not installed" in skipped["note"]
     assert pd.isna(skipped["s_per_epoch"])  # no number for what did not run
 
-    machine = json.loads(out["machine_path"].read_text())
     assert set(bench.MACHINE_KEYS) <= set(machine)
     assert machine["cores"] == os.cpu_count() and machine["versions"]["keras"]
     assert machine["probe"] and all(v > 0 for p in machine["probe"].values() for v in p.values())
@@ -129,6 +132,10 @@ def test_tiny_benchmark_writes_csv_machine_json_table_and_figure(tmp_path, monke
     md = out["table_path"].read_text()
     assert "Table IV" in md and "257–300" in md and "2570–3000" in md
     assert md.count("| this machine |") == 3 and "skipped" in md
+    assert "ISA peak" in md
+    if isa_measured:  # the floor sentence, from the measured peak on all cores
+        assert "cannot take less than" in md and f"on {os.cpu_count()} thread(s)" in md
+        assert any(line.startswith("ISA peak") for line in logs)
     assert out["figure_path"].stat().st_size > 1000
     assert any("skipped" in line for line in logs)
 

@@ -25,6 +25,10 @@ What it measures
   (input and weight gradients: 2 × forward), minus the input gradient of the first layer,
   which nobody needs. ``fraction_of_probe`` = GFLOP/s over the probe's convolution GFLOP/s in
   the setting's compute dtype (bfloat16 for mixed_bfloat16).
+* ``isa_peak_gflops`` = the vector units' own ceiling at the setting's thread count, measured
+  once per run before the workers start (:mod:`youngvae.isa_peak`: independent FMA / bf16
+  dot-product chains; the bf16 one for mixed_bfloat16), and ``fraction_of_isa_peak`` = GFLOP/s
+  over it. Epoch FLOPs / this peak is the floor no implementation of the same arithmetic beats.
 
 A backend that is not installed is not run: its rows say ``status = skipped`` and why.
 """
@@ -47,6 +51,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from youngvae import isa_peak
 
 __all__ = [
     "Setting",
@@ -98,6 +104,8 @@ CSV_COLUMNS = [
     "gflops",
     "probe_gflops",
     "fraction_of_probe",
+    "isa_peak_gflops",
+    "fraction_of_isa_peak",
     "peak_rss_mb",
     "status",
     "note",
@@ -118,6 +126,7 @@ MACHINE_KEYS = [
     "onednn",
     "backends_available",
     "probe",
+    "isa_peak",
     "load_average",
 ]
 
@@ -279,6 +288,7 @@ def machine_info() -> dict:
         },
         "backends_available": {b: backend_available(b) for b in BACKENDS},
         "probe": {},
+        "isa_peak": None,
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
 
@@ -523,7 +533,7 @@ def _skip_reason(setting: Setting, machine: dict) -> str | None:
 
 
 def _row(setting: Setting, runs: list[dict], image_size: int, n_train: int, n_val: int,
-         steps: int, note: str = "") -> dict:
+         steps: int, note: str = "", isa: dict | None = None) -> dict:
     row = {c: None for c in CSV_COLUMNS}
     row.update(
         backend=setting.backend, trainer=setting.trainer, precision=setting.precision,
@@ -547,6 +557,7 @@ def _row(setting: Setting, runs: list[dict], image_size: int, n_train: int, n_va
     probes = [r["probe"].get(probe_key) for r in ok if r.get("probe")]
     probe = float(np.median(probes)) if probes else None
     gflops = flops * setting.batch_size / median / 1e9
+    ceiling = isa_peak.peak_for(isa, setting.precision, setting.intra_threads)
     row.update(
         s_per_step_median=median,
         s_per_step_min=float(min(all_steps)),
@@ -560,6 +571,8 @@ def _row(setting: Setting, runs: list[dict], image_size: int, n_train: int, n_va
         gflops=gflops,
         probe_gflops=probe,
         fraction_of_probe=gflops / probe if probe else None,
+        isa_peak_gflops=ceiling,
+        fraction_of_isa_peak=gflops / ceiling if ceiling else None,
         peak_rss_mb=float(max(r["peak_rss_mb"] for r in ok)),
         status="ok" if not errors else "partial",
         note="; ".join([note] + errors if note else errors),
@@ -580,6 +593,12 @@ def run_benchmark(bench_cfg: dict, image_size: int, n_train: int, n_val: int,
     settings = settings_from_config(bench_cfg, machine["cores"])
     skip = {s: _skip_reason(s, machine) for s in settings}
     runnable = [s for s in settings if not skip[s]]
+    # the vector units' ceiling, while nothing else of ours runs (a few seconds)
+    machine["isa_peak"] = isa_peak.measure(
+        sorted({s.intra_threads for s in runnable}) or [machine["cores"]],
+        repeats=5, log=log)
+    if machine["isa_peak"]["status"] != "ok":
+        log(f"ISA peak: {machine['isa_peak']['status']}")
     args = {"image_size": int(image_size), "steps": int(bench_cfg["steps"]),
             "warmup_steps": int(bench_cfg["warmup_steps"]), "val_steps": int(bench_cfg["val_steps"]),
             "probe_kw": {"matmul_n": int(bench_cfg["probe_matmul_n"]),
@@ -601,7 +620,8 @@ def run_benchmark(bench_cfg: dict, image_size: int, n_train: int, n_val: int,
             log(f"round {repeat + 1}: {s.label()} threads {s.intra_threads}/{s.inter_threads}: "
                 f"{what} ({time.perf_counter() - t:.0f} s wall)")
     rows = [
-        _row(s, runs.get(s, []), image_size, n_train, n_val, int(bench_cfg["steps"]), skip[s] or "")
+        _row(s, runs.get(s, []), image_size, n_train, n_val, int(bench_cfg["steps"]), skip[s] or "",
+             isa=machine["isa_peak"])
         for s in settings
     ]
     table = pd.DataFrame(rows, columns=CSV_COLUMNS)
@@ -668,10 +688,10 @@ def table_iv_markdown(table, machine: dict) -> str:
         "",
         "| machine | backend | trainer | precision | XLA | batch | threads (intra/inter) "
         "| s / epoch | s / 10 epochs | s / epoch incl. validation | × TF Keras float32 | GFLOP/s "
-        "| of probe | peak RSS MB | status |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| of probe | of ISA peak | peak RSS MB | status |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         f"| paper: three Intel Xeon machines, 16–48 cores | TensorFlow 1 / Keras 2 | keras | float32 "
-        f"| – | – | – | {lo:.0f}–{hi:.0f} | {10 * lo:.0f}–{10 * hi:.0f} | – | – | – | – | – | paper |",
+        f"| – | – | – | {lo:.0f}–{hi:.0f} | {10 * lo:.0f}–{10 * hi:.0f} | – | – | – | – | – | – | paper |",
     ]
     records = table.to_dict("records")
     for r in records:
@@ -680,7 +700,8 @@ def table_iv_markdown(table, machine: dict) -> str:
             f"| {'on' if r['xla'] else 'off'} | {r['batch_size']} | {r['intra_threads']}/{r['inter_threads']} "
             f"| {_fmt(r['s_per_epoch'])} | {_fmt(r['s_per_10_epochs'], 0)} | {_fmt(r['s_per_epoch_incl_val'])} "
             f"| {_fmt(speedup_vs_float32_keras(r, records), 2)} "
-            f"| {_fmt(r['gflops'], 0)} | {_fmt(r['fraction_of_probe'], 2)} | {_fmt(r['peak_rss_mb'], 0)} "
+            f"| {_fmt(r['gflops'], 0)} | {_fmt(r['fraction_of_probe'], 2)} "
+            f"| {_fmt(r.get('fraction_of_isa_peak'), 2)} | {_fmt(r['peak_rss_mb'], 0)} "
             f"| {_status(r)} |"
         )
     lines += [
@@ -692,10 +713,37 @@ def table_iv_markdown(table, machine: dict) -> str:
         f"{table['image_size'].iloc[0] if len(table) else '–'}²), each setting in a fresh process, "
         "repeated and interleaved; GFLOP/s from the hand-counted train FLOPs per sample; "
         "'of probe' = that over the convolution probe in the same compute dtype; "
-        "'× TF Keras float32' = that setting's step time over this row's (same batch and threads).",
+        "'× TF Keras float32' = that setting's step time over this row's (same batch and threads); "
+        "'of ISA peak' = GFLOP/s over the vector units' measured ceiling (below).",
         "",
-    ]
+    ] + _isa_floor_lines(table, machine.get("isa_peak"))
     return "\n".join(lines)
+
+
+def _isa_floor_lines(table, isa: dict | None) -> list[str]:
+    """The measured ISA ceiling and the epoch time it implies (the floor for this arithmetic)."""
+    if not isa or isa.get("status") != "ok":
+        status = (isa or {}).get("status", "not measured")
+        return [f"ISA peak: {status}.", ""]
+    ok = table[table["status"].isin(["ok", "partial"])] if len(table) else table
+    lines = ["ISA peak (independent multiply-add chains in C, `youngvae.isa_peak`, median of "
+             f"{isa['repeats']}), GFLOP/s: "
+             + "; ".join(f"{k} " + ", ".join(f"{g:.0f} on {t} thread(s)" for t, g in by_t.items())
+                         for k, by_t in isa["gflops"].items()) + "."]
+    if len(ok):
+        flop = float(ok["gflop_per_sample"].iloc[0]) * 1e9
+        n_train = int(ok["n_train"].iloc[0])
+        floors = []
+        for precision in sorted(set(ok["precision"])):
+            for threads in sorted(set(ok["intra_threads"])):
+                peak = isa_peak.peak_for(isa, precision, int(threads))
+                if peak:
+                    floors.append(f"{precision} on {threads} thread(s): "
+                                  f"{isa_peak.epoch_floor_s(flop, n_train, peak):.3g} s")
+        if floors:
+            lines.append(f"So one epoch ({n_train} samples × {flop / 1e9:.2f} GFLOP) cannot take less "
+                         "than, at 100 % of that peak: " + "; ".join(floors) + ".")
+    return lines + [""]
 
 
 def plot_benchmark(table, path) -> None:
