@@ -348,3 +348,34 @@ def test_table_roundtrip_dataframe():
     )
     assert isinstance(t, pd.DataFrame)
     assert t["sample"].tolist() == ["a", "b"]
+
+
+# decode_z_values
+
+
+def _calibration(z_min, z_max):
+    return A.Calibration(knots_z=(z_min, z_max) if z_max > z_min else (z_min,),
+                         knots_lambda=(5e-7, 8e-7) if z_max > z_min else (6e-7,),
+                         increasing=True, z_min=z_min, z_max=z_max, n_train=10)
+
+
+def test_decode_paper_grid_ignores_the_latent_range():
+    cfg = {"grid": "paper", "z_min": 0.0, "z_max": 4.0, "z_step": 0.5, "n_points": 3}
+    np.testing.assert_allclose(A.decode_z_values(cfg, _calibration(-5.0, 1.0)), np.arange(0, 4.01, 0.5))
+    del cfg["grid"]  # the default is the paper's grid
+    assert len(A.decode_z_values(cfg, _calibration(-5.0, 1.0))) == 9
+
+
+def test_decode_latent_grid_spans_the_training_range_evenly():
+    cfg = {"grid": "latent", "z_min": 0.0, "z_max": 4.0, "z_step": 0.5, "n_points": 7}
+    np.testing.assert_allclose(A.decode_z_values(cfg, _calibration(-4.99, 1.04)),
+                               [-4.99, -3.985, -2.98, -1.975, -0.97, 0.035, 1.04])
+
+
+def test_decode_grid_errors_name_the_key():
+    with pytest.raises(ValueError, match="decode.grid"):
+        A.decode_z_values({"grid": "log"}, _calibration(0.0, 1.0))
+    with pytest.raises(ValueError, match="decode.n_points"):
+        A.decode_z_values({"grid": "latent", "n_points": 1}, _calibration(0.0, 1.0))
+    with pytest.raises(ValueError, match="collapsed"):
+        A.decode_z_values({"grid": "latent", "n_points": 5}, _calibration(0.3, 0.3))

@@ -9,10 +9,13 @@ output is missing, or when its script is newer than its outputs (the code trigge
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+import xarray as xr
 import yaml
 
 from conftest import QUICK, planned_jobs, snakemake
@@ -64,6 +67,7 @@ def test_unchanged_config_reruns_nothing(quick_run):
         pytest.param({"train": {"beta": 0.5}}, MODEL, id="train.beta"),
         # The decoded z-grid: decode_grid only (and the tables that show its metrics).
         pytest.param({"decode": {"z_step": 1.0}}, ["decode_grid", *REPORT], id="decode.z_step"),
+        pytest.param({"decode": {"grid": "latent"}}, ["decode_grid", *REPORT], id="decode.grid"),
         # The λ draw: a new store, every chunk, and everything downstream.
         pytest.param({"dataset": {"seed": 1}}, dataset(4) + MODEL, id="dataset.seed"),
         pytest.param(
@@ -90,6 +94,24 @@ def test_toggling_in_default_target_does_not_rerun_a_finished_benchmark(quick_ru
     path = tmp_path / "override.yaml"
     path.write_text(yaml.safe_dump({"benchmark": {"in_default_target": False}}))
     assert planned_jobs(quick_run, "benchmark", "--configfile", str(QUICK), str(path)) == []
+
+
+def test_latent_grid_reruns_decode_alone_and_stays_inside_the_training_range(quick_run, tmp_path):
+    workdir = copy_run(quick_run, tmp_path)
+    path = tmp_path / "latent.yaml"
+    path.write_text(yaml.safe_dump({"decode": {"grid": "latent", "n_points": 5}}))
+    snakemake(workdir, "--cores", "2", "--configfile", str(QUICK), str(path))
+    metrics = json.loads((workdir / "results/decode/metrics.json").read_text())
+    lo, hi = metrics["training_z_range"]
+    assert metrics["grid"] == "latent" and len(metrics["z"]) == 5
+    assert metrics["z"][0] == pytest.approx(lo) and metrics["z"][-1] == pytest.approx(hi)
+    assert metrics["n_outside_training_range"] == 0
+    assert all(row["in_training_range"] for row in metrics["per_z"])
+    zgrid = xr.open_zarr(workdir / "results/decode/zgrid.zarr", consolidated=False)
+    np.testing.assert_allclose(zgrid["z"].values, metrics["z"])
+    # the encoder's calibration is where the range comes from: the same numbers
+    calibration = json.loads((workdir / "results/encode/calibration.json").read_text())
+    assert [lo, hi] == [calibration["z_min"], calibration["z_max"]]
 
 
 def test_edited_script_reruns_its_rule_and_downstream(quick_run, tmp_path):

@@ -106,7 +106,10 @@ def test_quick_run_trains_encodes_and_decodes(clean_run):
     assert zgrid["images"].shape == (9, 64, 64)
     np.testing.assert_allclose(zgrid["z"].values, np.arange(0, 4.01, 0.5))
     decode = json.loads((results / "decode/metrics.json").read_text())
-    assert len(decode["per_z"]) == 9
+    assert len(decode["per_z"]) == 9 and decode["grid"] == "paper"
+    lo, hi = decode["training_z_range"]
+    assert [row["in_training_range"] for row in decode["per_z"]] == [lo <= z <= hi for z in decode["z"]]
+    assert decode["n_outside_training_range"] == sum(not (lo <= z <= hi) for z in decode["z"])
     assert all(0 <= row["mse"] <= 1 and -1 <= row["ssim"] <= 1 for row in decode["per_z"])
     for png in ("train/loss_curves.png", "encode/z_vs_wavelength.png", "decode/zgrid.png"):
         assert (results / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -494,6 +494,28 @@ def z_grid(z_min: float, z_max: float, z_step: float) -> np.ndarray:
     return out
 
 
+DECODE_GRIDS = ("paper", "latent")
+
+
+def decode_z_values(decode_cfg: Mapping[str, Any], calibration: "Calibration") -> np.ndarray:
+    """The z values to decode. ``grid: paper`` (default): ``z_min .. z_max`` in steps of
+    ``z_step`` (the paper's Fig. 4 grid, whatever range the latent learned). ``grid: latent``:
+    ``n_points`` evenly spaced over the z range the encoder gave the training patterns
+    (``calibration.z_min .. z_max``), so no decoded z lies outside what the model was fit on."""
+    grid = decode_cfg.get("grid", "paper")
+    if grid == "paper":
+        return z_grid(decode_cfg["z_min"], decode_cfg["z_max"], decode_cfg["z_step"])
+    if grid == "latent":
+        n = int(decode_cfg.get("n_points", 9))
+        if n < 2:
+            raise ValueError(f"decode.n_points: must be >= 2, got {n}")
+        if not calibration.z_max > calibration.z_min:
+            raise ValueError("decode.grid: latent needs a latent range, but the training patterns' z "
+                             f"is constant ({calibration.z_min}): the latent collapsed")
+        return np.linspace(calibration.z_min, calibration.z_max, n)
+    raise ValueError(f"decode.grid: must be one of {DECODE_GRIDS}, got {grid!r}")
+
+
 def decode_in_batches(
     decode_fn: Callable[[np.ndarray], Any], z: Any, batch_size: int = 64
 ) -> np.ndarray:

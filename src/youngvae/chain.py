@@ -193,15 +193,15 @@ def decode_grid(
     from youngvae.dataset import simulate_from_config
     from youngvae.model import load_decoder
 
+    calibration = analysis.Calibration.from_dict(json.loads(Path(calibration_path).read_text()))
+    z = analysis.decode_z_values(decode_cfg, calibration)
     decoder = load_decoder(model_path)
-    z = analysis.z_grid(decode_cfg["z_min"], decode_cfg["z_max"], decode_cfg["z_step"])
     latent_dim = decoder.inputs[0].shape[-1]
     z_full = np.zeros((len(z), latent_dim), dtype=np.float32)
     z_full[:, 0] = z  # the grid walks the first latent axis; others stay at the prior mean
     decoded = analysis.decode_in_batches(
         lambda b: np.asarray(decoder.predict_on_batch(b)), z_full
     )
-    calibration = analysis.Calibration.from_dict(json.loads(Path(calibration_path).read_text()))
     wavelengths = np.atleast_1d(calibration.predict(z)).astype(np.float64)
     simulated = simulate_from_config(wavelengths, geometry_cfg, simulation_cfg)
     if simulated.shape[1:] != decoded.shape[1:]:
@@ -210,19 +210,27 @@ def decode_grid(
             f"{simulated.shape[1:]}: the model was trained on another geometry"
         )
     comparison = analysis.compare_decoded(decoded, simulated, z=z)
-    for row, lam in zip(comparison, wavelengths):
+    for row, lam, zi in zip(comparison, wavelengths, z):
         row["wavelength_nm"] = float(lam * 1e9)
+        # outside the training patterns' z range the decoder extrapolates and the
+        # calibration clamps λ to its end: say so per z
+        row["in_training_range"] = bool(calibration.z_min <= zi <= calibration.z_max)
     centres = optics.Geometry.from_config(geometry_cfg).pixel_centres_m()
     write_zgrid(zarr_path, z, decoded, wavelengths, centres)
     plots.plot_zgrid(z, decoded, figure_path, wavelengths_nm=wavelengths * 1e9, simulated=simulated)
     metrics = {
         "z": z.tolist(),
+        "grid": decode_cfg.get("grid", "paper"),
+        "training_z_range": [calibration.z_min, calibration.z_max],
+        "n_outside_training_range": int(sum(not r["in_training_range"] for r in comparison)),
         "per_z": comparison,
         "mean_ssim": float(np.mean([r["ssim"] for r in comparison])),
         "mean_mse": float(np.mean([r["mse"] for r in comparison])),
     }
     write_json(metrics_path, metrics)
-    log(f"decoded {len(z)} z values; mean SSIM {metrics['mean_ssim']:.3f}")
+    log(f"decoded {len(z)} z values ({metrics['grid']} grid, {metrics['n_outside_training_range']} outside "
+        f"the training patterns' z range {calibration.z_min:.2f} … {calibration.z_max:.2f}); "
+        f"mean SSIM {metrics['mean_ssim']:.3f}")
     return metrics
 
 

@@ -45,7 +45,7 @@ def decode_metrics_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
 
 def decode_summary_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
     """The means over the z-grid, as (metric, value) rows."""
-    keys = [k for k in ("mean_mse", "mean_ssim") if k in metrics]
+    keys = [k for k in ("grid", "mean_mse", "mean_ssim", "n_outside_training_range") if k in metrics]
     return pd.DataFrame({"metric": keys, "value": [metrics[k] for k in keys]})
 
 
