@@ -19,6 +19,8 @@ rule benchmark:
         ),
     log:
         "logs/benchmark.log",
+    benchmark:
+        "benchmarks/benchmark.tsv"
     conda:
         "../../envs/training.yaml"
     threads: TF_THREADS
