@@ -214,11 +214,9 @@ def _cpuinfo() -> dict:
     except OSError:
         return info
     model = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
-    flags = re.search(r"^flags\s*:\s*(.+)$", text, re.M)
     if model:
         info["cpu_model"] = model.group(1).strip()
-    if flags:
-        info["flags"] = sorted(flags.group(1).split())
+    info["flags"] = sorted(isa_peak.cpu_flags())
     return info
 
 

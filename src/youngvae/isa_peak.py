@@ -26,7 +26,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["KERNELS", "available_kernels", "build", "run_kernel", "measure", "peak_for", "epoch_floor_s"]
+__all__ = ["KERNELS", "cpu_flags", "available_kernels", "build", "run_kernel", "measure", "peak_for", "epoch_floor_s"]
 
 # kernel -> (the /proc/cpuinfo flags it needs, FLOP per instruction); see isa_peak.c
 KERNELS = {
@@ -40,7 +40,8 @@ class IsaPeakUnavailable(RuntimeError):
     """No measurement possible here (no compiler, not x86-64, build failed)."""
 
 
-def _cpu_flags() -> set[str]:
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -53,7 +54,7 @@ def _cpu_flags() -> set[str]:
 
 def available_kernels(flags: set[str] | None = None) -> list[str]:
     """Kernels this CPU can run (all of their flags present), in KERNELS order."""
-    flags = _cpu_flags() if flags is None else set(flags)
+    flags = cpu_flags() if flags is None else set(flags)
     return [k for k, (need, _) in KERNELS.items() if all(f in flags for f in need)]
 
 
