@@ -43,7 +43,9 @@ def test_spread_table_has_a_row_per_pair_and_counts_the_passes(tmp_path):
              compare.compare_runs(_run(tmp_path / "b", [700.0, 730.0], 0.992), ref)]
     md = compare.spread_markdown(pairs, ["seed 0", "seed 1"])
     assert "| seed 0 | 713.0 / 700.0 | +1.9 % |" in md and "| seed 1 | 730.0 / 700.0 | +4.3 % |" in md
-    assert "| 1 of 2 | 2 of 2 |" in md
+    assert "| 1 of 2 | 2 of 2 |" in md and "loss ≤ 2 %" in md
+    loose = compare.compare_runs(tmp_path / "b", ref, val_loss_rel_tol=0.05, abs_rho_tol=0.02)
+    assert "loss ≤ 5 %" in compare.spread_markdown([loose]) and loose["val_loss_ok"]
 
 
 def test_a_missing_or_mismatched_run_is_named(tmp_path):

@@ -79,6 +79,7 @@ def compare_runs(candidate, reference, val_loss_rel_tol: float = 0.02, abs_rho_t
         "val_loss_ok": abs(rel) <= val_loss_rel_tol,
         "abs_spearman_ok": abs(d_rho) <= abs_rho_tol,
         "last_k": k,
+        "tolerances": (val_loss_rel_tol, abs_rho_tol),
     }
 
 
@@ -86,9 +87,11 @@ def spread_markdown(comparisons: list[dict], labels: list[str] | None = None) ->
     """One row per pair, then the median and the count of pairs meeting each criterion."""
     labels = labels or [f"pair {i + 1}" for i in range(len(comparisons))]
     k = comparisons[0]["last_k"] if comparisons else 3
+    loss_tol, rho_tol = comparisons[0]["tolerances"] if comparisons else (0.02, 0.01)
     lines = [
         f"| pair | val loss candidate / reference | Δ final | Δ mean of last {k} | own last-epoch jump "
-        "(cand. / ref.) | \\|ρ\\| candidate / reference | Δ\\|ρ\\| | loss ≤ 2 % | \\|ρ\\| ≤ 0.01 |",
+        f"(cand. / ref.) | \\|ρ\\| candidate / reference | Δ\\|ρ\\| | loss ≤ {100 * loss_tol:g} % "
+        f"| \\|ρ\\| ≤ {rho_tol:g} |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, c in zip(labels, comparisons):
