@@ -19,10 +19,7 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-from conftest import copy_workflow  # noqa: E402
+from youngvae.testing import copy_workflow
 
 TARGET = "results/dataset/validation.json"
 

@@ -22,7 +22,7 @@ rule benchmark:
     benchmark:
         "benchmarks/benchmark.tsv"
     conda:
-        "../../envs/training.yaml"
+        "../envs/training.yaml"
     threads: TF_THREADS
     resources:
         mem_mb=8000,

@@ -1,12 +1,12 @@
 # Helpers shared by every stage: config checks, the chunk plan, input functions, resources.
-from youngvae.config import check_config
-from youngvae.plan import ChunkPlan
-from youngvae.resources import check_resources, slurm_partitions
+from youngvae.checks.config import check_config
+from youngvae.checks.resources import check_resources, slurm_partitions
+from youngvae.physics.plan import ChunkPlan
 
 # Cross-key checks (min < max, chunk_size divides n_samples, ...): fail before any job runs.
 check_config(config)
 
-PLAN = ChunkPlan.from_config(config)
+PLAN = ChunkPlan.from_config(config["dataset"])
 STORE = "results/dataset.zarr"
 
 

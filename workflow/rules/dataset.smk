@@ -13,7 +13,7 @@ rule plan_wavelengths:
     log:
         "logs/plan_wavelengths.log",
     conda:
-        "../../envs/simulation.yaml"
+        "../envs/simulation.yaml"
     threads: 1
     resources:
         mem_mb=small_mem_mb,
@@ -30,7 +30,7 @@ rule init_store:
     log:
         "logs/init_store.log",
     conda:
-        "../../envs/simulation.yaml"
+        "../envs/simulation.yaml"
     threads: 1
     resources:
         mem_mb=small_mem_mb,
@@ -53,7 +53,7 @@ rule simulate_chunk:
     benchmark:
         "benchmarks/simulate_chunk/{chunk}.tsv"
     conda:
-        "../../envs/simulation.yaml"
+        "../envs/simulation.yaml"
     threads: 1
     resources:
         mem_mb=simulate_mem_mb,
@@ -78,13 +78,12 @@ rule validate_dataset:
     log:
         "logs/validate_dataset.log",
     conda:
-        "../../envs/simulation.yaml"
+        "../envs/simulation.yaml"
     threads: 1
     resources:
         mem_mb=store_mem_mb,
         runtime=store_runtime_min,
     params:
-        dataset=config["dataset"],
         geometry=config["geometry"],
     script:
         "../scripts/validate_dataset.py"
@@ -110,12 +109,12 @@ rule plot_dataset:
     log:
         "logs/plot_dataset.log",
     conda:
-        "../../envs/plotting.yaml"
+        "../envs/plotting.yaml"
     threads: 1
     resources:
         mem_mb=store_mem_mb,
         runtime=store_runtime_min,
     params:
-        wavelength=config["dataset"]["wavelength"],
+        dataset=config["dataset"],
     script:
         "../scripts/plot_dataset.py"

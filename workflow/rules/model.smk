@@ -20,14 +20,14 @@ rule train:
     benchmark:
         "benchmarks/train.tsv"
     conda:
-        "../../envs/training.yaml"
+        "../envs/training.yaml"
     threads: TF_THREADS
     resources:
         mem_mb=train_mem_mb,
         runtime=train_runtime_min,
     params:
+        dataset=config["dataset"],
         train=config["train"],
-        seed=config["dataset"]["seed"],
         # Not an output: Snakemake would delete it before a rerun, and resuming needs it.
         checkpoint_dir="results/train/checkpoint",
     script:
@@ -60,7 +60,7 @@ rule encode:
     benchmark:
         "benchmarks/encode.tsv"
     conda:
-        "../../envs/training.yaml"
+        "../envs/training.yaml"
     threads: TF_THREADS
     resources:
         mem_mb=store_mem_mb,
@@ -87,7 +87,7 @@ rule decode_grid:
     benchmark:
         "benchmarks/decode_grid.tsv"
     conda:
-        "../../envs/training.yaml"
+        "../envs/training.yaml"
     threads: TF_THREADS
     resources:
         mem_mb=2000,

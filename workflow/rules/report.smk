@@ -49,7 +49,7 @@ rule tabulate_results:
     log:
         "logs/tabulate_results.log",
     conda:
-        "../../envs/plotting.yaml"
+        "../envs/plotting.yaml"
     threads: 1
     resources:
         mem_mb=small_mem_mb,

@@ -1,8 +1,8 @@
-from youngvae.runlog import log_to
+from youngvae.runtime import log_to
 
 log = log_to(snakemake.log[0])
 
-from youngvae.bench import run_benchmark
+from youngvae.stages.benchmark import run_benchmark
 
 run_benchmark(
     bench_cfg=snakemake.params.benchmark,

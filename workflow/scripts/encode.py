@@ -1,8 +1,8 @@
-from youngvae.runlog import log_to
+from youngvae.runtime import log_to
 
 log = log_to(snakemake.log[0])
 
-from youngvae.chain import encode
+from youngvae.stages.model import encode
 
 out = snakemake.output
 encode(

@@ -1,8 +1,8 @@
-from youngvae.runlog import log_to
+from youngvae.runtime import log_to
 
 log = log_to(snakemake.log[0])
 
-from youngvae.dataset import write_plan
+from youngvae.stages.dataset import write_plan
 
-table = write_plan({"dataset": snakemake.params.dataset}, snakemake.output[0])
+table = write_plan(dataset=snakemake.params.dataset, path=snakemake.output[0])
 log.info("planned %d samples in %d chunks", len(table), table["chunk"].nunique())

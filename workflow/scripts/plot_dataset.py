@@ -1,12 +1,12 @@
-from youngvae.runlog import log_to
+from youngvae.runtime import log_to
 
 log = log_to(snakemake.log[0])
 
-from youngvae.dataset_figures import plot_dataset
+from youngvae.stages.dataset_figures import plot_dataset
 
 plot_dataset(
-    snakemake.input.store,
-    snakemake.params.wavelength,
+    store_path=snakemake.input.store,
+    dataset=snakemake.params.dataset,
     histogram_path=snakemake.output.histogram,
     examples_path=snakemake.output.examples,
 )

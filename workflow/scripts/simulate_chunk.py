@@ -1,8 +1,8 @@
-from youngvae.runlog import log_to
+from youngvae.runtime import log_to
 
 log = log_to(snakemake.log[0])
 
-from youngvae.dataset import simulate_chunk
+from youngvae.stages.dataset import simulate_chunk
 
 p = snakemake.params
 simulate_chunk(
@@ -10,8 +10,8 @@ simulate_chunk(
     chunk_index=p.index,
     chunk_size=p.chunk_size,
     wavelengths_m=p.wavelengths_m,
-    geometry_cfg=p.geometry,
-    simulation_cfg=p.simulation,
+    geometry=p.geometry,
+    simulation=p.simulation,
     marker_path=snakemake.output[0],
     log=log.info,
 )

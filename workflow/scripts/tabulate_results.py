@@ -1,8 +1,8 @@
-from youngvae.runlog import log_to
+from youngvae.runtime import log_to
 
 log = log_to(snakemake.log[0])
 
-from youngvae.tables import job_label, write_report_tables
+from youngvae.stages.report import job_label, write_report_tables
 
 inp, out = snakemake.input, snakemake.output
 write_report_tables(

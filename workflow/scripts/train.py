@@ -1,14 +1,14 @@
-from youngvae.runlog import log_to
+from youngvae.runtime import log_to
 
 log = log_to(snakemake.log[0])
 
-from youngvae.chain import train
+from youngvae.stages.model import train
 
 out = snakemake.output
 train(
     store_path=snakemake.input.store,
-    train_cfg=snakemake.params.train,
-    seed=snakemake.params.seed,
+    dataset=snakemake.params.dataset,
+    train=snakemake.params.train,
     model_path=out.model,
     history_path=out.history,
     split_path=out.split,

@@ -1,13 +1,13 @@
-from youngvae.runlog import log_to
+from youngvae.runtime import log_to
 
 log = log_to(snakemake.log[0])
 
-from youngvae.dataset import validate_dataset
+from youngvae.stages.dataset import validate_dataset
 
-p = snakemake.params
 report = validate_dataset(
-    {"dataset": p.dataset, "geometry": p.geometry},
-    snakemake.input.store,
-    snakemake.output[0],
+    geometry=snakemake.params.geometry,
+    store_path=snakemake.input.store,
+    plan_path=snakemake.input.plan,
+    out_path=snakemake.output[0],
 )
 log.info("dataset valid: %s", report)

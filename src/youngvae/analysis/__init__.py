@@ -1,0 +1,1 @@
+"""Analysis of a trained model: latent metrics, z->λ calibration, image comparison, figures, tables."""

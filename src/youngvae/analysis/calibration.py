@@ -1,0 +1,175 @@
+"""Monotone calibration z -> lambda, fitted on the training split's encoded patterns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy.interpolate import PchipInterpolator
+from scipy.optimize import isotonic_regression
+
+from youngvae.analysis.latent import correlations
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Monotone map z -> lambda: PCHIP through knots, clamped outside them.
+
+    ``knots_z`` is strictly increasing; ``knots_lambda`` is monotone in the
+    direction ``increasing``. A single knot means a constant prediction
+    (collapsed latent). ``z_min``/``z_max`` record the training z-range.
+    """
+
+    knots_z: tuple[float, ...]
+    knots_lambda: tuple[float, ...]
+    increasing: bool
+    z_min: float
+    z_max: float
+    n_train: int
+
+    def __post_init__(self) -> None:
+        kz = tuple(float(v) for v in self.knots_z)
+        kl = tuple(float(v) for v in self.knots_lambda)
+        if len(kz) == 0 or len(kz) != len(kl):
+            raise ValueError("knots_z/knots_lambda: need equal, non-zero lengths")
+        if any(b <= a for a, b in zip(kz, kz[1:])):
+            raise ValueError("knots_z: must be strictly increasing")
+        object.__setattr__(self, "knots_z", kz)
+        object.__setattr__(self, "knots_lambda", kl)
+        object.__setattr__(self, "increasing", bool(self.increasing))
+        object.__setattr__(self, "z_min", float(self.z_min))
+        object.__setattr__(self, "z_max", float(self.z_max))
+        object.__setattr__(self, "n_train", int(self.n_train))
+
+    @property
+    def is_constant(self) -> bool:
+        return len(self.knots_z) == 1
+
+    def predict(self, z: Any) -> np.ndarray | float:
+        """lambda for each z (same shape as ``z``; float for a scalar)."""
+        za = np.asarray(z, dtype=np.float64)
+        kz = np.asarray(self.knots_z)
+        kl = np.asarray(self.knots_lambda)
+        if kz.size == 1:
+            out = np.full(za.shape, kl[0])
+        else:
+            clipped = np.clip(za, kz[0], kz[-1])
+            out = PchipInterpolator(kz, kl, extrapolate=False)(clipped)
+            # NaN inputs stay NaN; clipping keeps every finite z inside the knots.
+        out = np.where(np.isnan(za), np.nan, out)
+        if np.ndim(z) == 0:
+            return float(out)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": "isotonic+pchip",
+            "knots_z": list(self.knots_z),
+            "knots_lambda": list(self.knots_lambda),
+            "increasing": self.increasing,
+            "z_min": self.z_min,
+            "z_max": self.z_max,
+            "n_train": self.n_train,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Calibration":
+        return cls(
+            knots_z=tuple(d["knots_z"]),
+            knots_lambda=tuple(d["knots_lambda"]),
+            increasing=bool(d["increasing"]),
+            z_min=float(d["z_min"]),
+            z_max=float(d["z_max"]),
+            n_train=int(d["n_train"]),
+        )
+
+
+def fit_calibration(z_train: Any, lam_train: Any, n_knots: int = 32) -> Calibration:
+    """Fit a monotone z -> lambda calibration on training data.
+
+    1. Direction (increasing/decreasing) from the sign of Spearman's rho
+       (increasing if undefined).
+    2. Ties in z are merged (mean lambda, weighted by count).
+    3. Weighted isotonic regression (scipy PAVA) in that direction.
+    4. The sorted unique z values are cut into ``n_knots`` contiguous groups
+       of roughly equal sample count; each gives a knot (mean z, mean fitted
+       lambda), so knots are strictly increasing in z and monotone in lambda.
+    5. :meth:`Calibration.predict` runs a shape-preserving (monotone) PCHIP
+       through the knots and clamps z outside the knot range.
+
+    A constant z (collapsed latent) yields one knot: the mean training lambda.
+    """
+    if n_knots < 1:
+        raise ValueError(f"n_knots: must be >= 1, got {n_knots}")
+    z = np.asarray(z_train, dtype=np.float64).reshape(-1)
+    lam = np.asarray(lam_train, dtype=np.float64).reshape(-1)
+    if z.shape != lam.shape:
+        raise ValueError(
+            f"lam_train: length {lam.shape[0]} differs from z_train length {z.shape[0]}"
+        )
+    ok = np.isfinite(z) & np.isfinite(lam)
+    z, lam = z[ok], lam[ok]
+    if z.size == 0:
+        raise ValueError("z_train: no finite (z, lambda) pairs to fit")
+
+    rho = correlations(z, lam)["spearman"]
+    increasing = not (np.isfinite(rho) and rho < 0)
+
+    uz, inv, counts = np.unique(z, return_inverse=True, return_counts=True)
+    sums = np.bincount(inv, weights=lam, minlength=uz.size)
+    means = sums / counts
+    w = counts.astype(np.float64)
+    if uz.size == 1:
+        fitted = means
+    else:
+        fitted = np.asarray(
+            isotonic_regression(means, weights=w, increasing=increasing).x
+        )
+
+    m = min(n_knots, uz.size)
+    # Contiguous groups of unique z with roughly equal total weight.
+    cum = np.cumsum(w)
+    edges = np.searchsorted(cum, cum[-1] * np.arange(1, m) / m, side="left") + 1
+    edges = np.unique(np.concatenate([[0], edges, [uz.size]]))
+    kz, kl = [], []
+    for a, b in zip(edges[:-1], edges[1:]):
+        if b <= a:
+            continue
+        ww = w[a:b]
+        kz.append(float(np.sum(uz[a:b] * ww) / np.sum(ww)))
+        kl.append(float(np.sum(fitted[a:b] * ww) / np.sum(ww)))
+    kz_arr, kl_arr = np.asarray(kz), np.asarray(kl)
+    # Weighted means of disjoint sorted groups are strictly increasing; guard
+    # against float coincidences anyway.
+    keep = np.concatenate([[True], np.diff(kz_arr) > 0])
+    kz_arr, kl_arr = kz_arr[keep], kl_arr[keep]
+    # Enforce exact monotonicity of the knot values (rounding safety).
+    kl_arr = (
+        np.maximum.accumulate(kl_arr) if increasing else np.minimum.accumulate(kl_arr)
+    )
+    return Calibration(
+        knots_z=tuple(kz_arr.tolist()),
+        knots_lambda=tuple(kl_arr.tolist()),
+        increasing=increasing,
+        z_min=float(z.min()),
+        z_max=float(z.max()),
+        n_train=int(z.size),
+    )
+
+
+def fit_calibration_from_table(
+    table: pd.DataFrame,
+    split: str = "train",
+    latent: str = "z_mean_0",
+    n_knots: int = 32,
+) -> Calibration:
+    """:func:`fit_calibration` on ``table[latent]`` vs ``wavelength_m`` of one split."""
+    sub = table[table["split"] == split]
+    if len(sub) == 0:
+        raise ValueError(f"split: no rows with split == {split!r}")
+    return fit_calibration(
+        sub[latent].to_numpy(), sub["wavelength_m"].to_numpy(), n_knots=n_knots
+    )
+

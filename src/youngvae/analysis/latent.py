@@ -1,0 +1,165 @@
+"""The latent table of an encoded dataset, z-lambda correlations and the encoding metrics.
+
+Pure numpy / scipy / pandas (no TensorFlow). Wavelengths are in metres in the table
+(``wavelength_m``); :func:`encode_metrics` reports calibration errors in nanometres.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+if TYPE_CHECKING:  # calibration imports correlations from here
+    from youngvae.analysis.calibration import Calibration
+
+SPLITS = ("train", "val", "unused")
+
+
+def _as_2d(name: str, arr: Any, n: int) -> np.ndarray:
+    a = np.asarray(arr, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[0] != n:
+        raise ValueError(
+            f"{name}: expected shape [n={n}, k] or [n={n}], got {np.shape(arr)}"
+        )
+    return a
+
+
+def latent_table(
+    sample: Sequence[Any] | np.ndarray,
+    wavelength_m: Sequence[float] | np.ndarray,
+    split: Sequence[str] | np.ndarray,
+    z_mean: np.ndarray,
+    z_log_var: np.ndarray,
+) -> pd.DataFrame:
+    """One row per sample: ``sample, wavelength_m, split, z_mean_0.., z_log_var_0..``.
+
+    ``z_mean`` / ``z_log_var`` are ``[n, k]`` (``[n]`` is accepted as k = 1).
+    ``split`` values must be one of ``"train"``, ``"val"``, ``"unused"``.
+    """
+    sample = np.asarray(sample)
+    n = sample.shape[0]
+    lam = np.asarray(wavelength_m, dtype=np.float64).reshape(-1)
+    if lam.shape[0] != n:
+        raise ValueError(f"wavelength_m: expected {n} values, got {lam.shape[0]}")
+    spl = np.asarray(split).astype(str).reshape(-1)
+    if spl.shape[0] != n:
+        raise ValueError(f"split: expected {n} values, got {spl.shape[0]}")
+    bad = sorted(set(spl.tolist()) - set(SPLITS))
+    if bad:
+        raise ValueError(f"split: unknown value(s) {bad}; allowed {list(SPLITS)}")
+    zm = _as_2d("z_mean", z_mean, n)
+    zl = _as_2d("z_log_var", z_log_var, n)
+    if zm.shape != zl.shape:
+        raise ValueError(
+            f"z_log_var: shape {zl.shape} differs from z_mean shape {zm.shape}"
+        )
+    cols: dict[str, Any] = {"sample": sample, "wavelength_m": lam, "split": spl}
+    for j in range(zm.shape[1]):
+        cols[f"z_mean_{j}"] = zm[:, j]
+    for j in range(zl.shape[1]):
+        cols[f"z_log_var_{j}"] = zl[:, j]
+    return pd.DataFrame(cols)
+
+
+def _latent_cols(table: pd.DataFrame, prefix: str) -> list[str]:
+    cols = [c for c in table.columns if str(c).startswith(prefix)]
+    return sorted(cols, key=lambda c: int(str(c)[len(prefix) :]))
+
+
+# --------------------------------------------------------------------------- #
+# Correlations
+# --------------------------------------------------------------------------- #
+def _is_constant(a: np.ndarray) -> bool:
+    return a.size == 0 or bool(np.all(a == a[0]))
+
+
+def correlations(z: Any, wavelength: Any) -> dict[str, float]:
+    """Pearson and Spearman correlation of ``z`` with ``wavelength``.
+
+    Returns ``nan`` (without warnings) when fewer than 2 finite pairs exist or
+    either input is constant (e.g. a collapsed latent).
+    """
+    z = np.asarray(z, dtype=np.float64).reshape(-1)
+    w = np.asarray(wavelength, dtype=np.float64).reshape(-1)
+    if z.shape != w.shape:
+        raise ValueError(
+            f"wavelength: length {w.shape[0]} differs from z length {z.shape[0]}"
+        )
+    ok = np.isfinite(z) & np.isfinite(w)
+    z, w = z[ok], w[ok]
+    if z.size < 2 or _is_constant(z) or _is_constant(w):
+        return {"pearson": math.nan, "spearman": math.nan}
+    pearson = float(stats.pearsonr(z, w).statistic)
+    spearman = float(stats.spearmanr(z, w).statistic)
+    return {"pearson": pearson, "spearman": spearman}
+
+
+
+def encode_metrics(
+    table: pd.DataFrame, calibration: Calibration, latent: str = "z_mean_0"
+) -> dict[str, Any]:
+    """Encoding quality on the **validation** split (json.dump-able).
+
+    ``calibration`` must map z to lambda in metres (as fitted on
+    ``wavelength_m``); errors are reported in nm. Undefined correlations
+    (collapsed latent) are ``nan``; ``latent_collapsed`` flags that case.
+    """
+    if "split" not in table.columns:
+        raise ValueError("table: missing 'split' column")
+    val = table[table["split"] == "val"]
+    n_val = int(len(val))
+    if n_val == 0:
+        raise ValueError("table: no rows with split == 'val'")
+    z = val[latent].to_numpy(dtype=np.float64)
+    lam = val["wavelength_m"].to_numpy(dtype=np.float64)
+    corr = correlations(z, lam)
+    pred = np.asarray(calibration.predict(z), dtype=np.float64)
+    err_nm = (pred - lam) * 1e9
+    rmse = float(np.sqrt(np.mean(err_nm**2)))
+    mae = float(np.mean(np.abs(err_nm)))
+    lam_std_nm = float(np.std(lam) * 1e9)
+
+    out: dict[str, Any] = {
+        "pearson": corr["pearson"],
+        "spearman": corr["spearman"],
+        "abs_spearman": abs(corr["spearman"]),
+        "calibration_rmse_nm": rmse,
+        "calibration_mae_nm": mae,
+        "calibration_max_abs_err_nm": float(np.max(np.abs(err_nm))),
+        # 1 - MSE/Var: 1 = perfect, 0 = no better than predicting the mean.
+        "calibration_r2": (
+            float(1.0 - rmse**2 / lam_std_nm**2) if lam_std_nm > 0 else math.nan
+        ),
+        "wavelength_std_nm": lam_std_nm,
+        "n_train": int((table["split"] == "train").sum()),
+        "n_val": n_val,
+        "n_unused": int((table["split"] == "unused").sum()),
+        "z_mean_min": float(np.min(z)),
+        "z_mean_max": float(np.max(z)),
+        "z_mean_range": float(np.max(z) - np.min(z)),
+        "z_mean_std": float(np.std(z)),
+        "calibration_increasing": bool(calibration.increasing),
+        "latent_collapsed": bool(np.std(z) < 1e-6 or calibration.is_constant),
+    }
+
+    lv_cols = _latent_cols(val, "z_log_var_")
+    mu_cols = _latent_cols(val, "z_mean_")
+    if lv_cols:
+        lv = val[lv_cols].to_numpy(dtype=np.float64)
+        out["posterior_std_mean"] = float(np.mean(np.exp(0.5 * lv)))
+        if len(mu_cols) == len(lv_cols):
+            mu = val[mu_cols].to_numpy(dtype=np.float64)
+            # KL(q(z|x) || N(0, I)) per sample, summed over latent dims.
+            kl = 0.5 * np.sum(mu**2 + np.exp(lv) - 1.0 - lv, axis=1)
+            out["kl_mean"] = float(np.mean(kl))
+            # Aggregate posterior moments (a well-used prior gives ~0 / ~1).
+            out["aggregate_z_mean"] = float(np.mean(mu[:, 0]))
+            out["aggregate_z_var"] = float(np.var(mu[:, 0]) + np.mean(np.exp(lv[:, 0])))
+    return out
+

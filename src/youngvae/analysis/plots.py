@@ -1,0 +1,397 @@
+"""Figures of the paper reproduction (Figs. 1-6).
+
+Every function takes plain data plus an output path, writes a PNG (dpi 120),
+releases the figure and returns the path. Figures are built with
+``matplotlib.figure.Figure`` directly (Agg canvas), never through pyplot, so
+no global backend/state is touched and nothing needs closing afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from youngvae.analysis.images import central_column_profile  # noqa: E402
+
+DPI = 120
+SPLIT_ORDER = ("train", "val", "unused")
+SPLIT_PALETTE = {"train": "#1f77b4", "val": "#ff7f0e", "unused": "#7f7f7f"}
+
+__all__ = [
+    "DPI",
+    "plot_example_patterns",
+    "plot_latent_histogram",
+    "plot_loss_curves",
+    "plot_wavelength_histogram",
+    "plot_z_vs_wavelength",
+    "plot_zgrid",
+]
+
+
+def _new_figure(figsize: tuple[float, float]) -> Figure:
+    fig = Figure(figsize=figsize, dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: str | os.PathLike) -> str | os.PathLike:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, dpi=DPI, format="png")
+    fig.clear()
+    return path
+
+
+def _images_3d(name: str, images: Any) -> np.ndarray:
+    x = np.asarray(images, dtype=np.float64)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3:
+        raise ValueError(
+            f"{name}: expected [n, H, W] or [n, H, W, 1], got shape {np.shape(images)}"
+        )
+    return x
+
+
+def _hue_order(splits: pd.Series) -> list[str]:
+    present = list(pd.unique(splits.astype(str)))
+    return [s for s in SPLIT_ORDER if s in present] + sorted(
+        s for s in present if s not in SPLIT_ORDER
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Fig. 1
+# --------------------------------------------------------------------------- #
+def plot_example_patterns(
+    images: Any,
+    wavelength_m: Any,
+    y_m: Any,
+    path: str | os.PathLike,
+    n: int = 4,
+    indices: Sequence[int] | None = None,
+) -> str | os.PathLike:
+    """Fig. 1: ``n`` example patterns (λ in the title) and, beneath each, the
+    central vertical intensity profile vs y in mm.
+
+    By default the examples are spread evenly over the sorted wavelengths.
+    ``y_m`` are the row coordinates (metres) of the images' vertical axis.
+    """
+    imgs = _images_3d("images", images)
+    lam = np.asarray(wavelength_m, dtype=np.float64).reshape(-1)
+    y_mm = np.asarray(y_m, dtype=np.float64).reshape(-1) * 1e3
+    if lam.shape[0] != imgs.shape[0]:
+        raise ValueError(
+            f"wavelength_m: expected {imgs.shape[0]} values, got {lam.shape[0]}"
+        )
+    if y_mm.shape[0] != imgs.shape[1]:
+        raise ValueError(
+            f"y_m: expected {imgs.shape[1]} values (image rows), got {y_mm.shape[0]}"
+        )
+    if indices is None:
+        k = max(1, min(int(n), imgs.shape[0]))
+        order = np.argsort(lam, kind="stable")
+        pick = np.unique(np.round(np.linspace(0, imgs.shape[0] - 1, k)).astype(int))
+        indices = [int(i) for i in order[pick]]
+    indices = list(indices)
+    k = len(indices)
+
+    fig = _new_figure((3.0 * k, 6.0))
+    axes = fig.subplots(2, k, squeeze=False, gridspec_kw={"height_ratios": [3, 2]})
+    ext = [-0.5, imgs.shape[2] - 0.5, float(y_mm.min()), float(y_mm.max())]
+    for c, i in enumerate(indices):
+        ax = axes[0, c]
+        # Row 0 of the array is the first y value; origin="lower" when y increases.
+        origin = "lower" if y_mm[-1] >= y_mm[0] else "upper"
+        ax.imshow(
+            imgs[i],
+            cmap="gray",
+            vmin=0.0,
+            vmax=1.0,
+            aspect="auto",
+            extent=ext,
+            origin=origin,
+        )
+        ax.set_title(f"λ = {lam[i] * 1e9:.0f} nm")
+        ax.set_xticks([])
+        ax.set_ylabel("y [mm]" if c == 0 else "")
+        prof = central_column_profile(imgs[i])
+        axp = axes[1, c]
+        axp.plot(y_mm, prof, lw=1.0, color="k")
+        axp.set_xlabel("y [mm]")
+        axp.set_ylabel("intensity (central column)" if c == 0 else "")
+        axp.set_ylim(-0.02, max(1.02, float(np.max(prof)) * 1.02))
+    fig.suptitle("Young double-aperture patterns")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------- #
+# Fig. 2
+# --------------------------------------------------------------------------- #
+def plot_wavelength_histogram(
+    wavelength_m: Any,
+    path: str | os.PathLike,
+    distribution: Any = None,
+    bins: int | str = "auto",
+) -> str | os.PathLike:
+    """Fig. 2: histogram (density) of λ in nm, with the density the samples were drawn from.
+
+    ``distribution`` (e.g. :class:`youngvae.physics.plan.WavelengthDistribution`) supplies
+    ``pdf_nm`` and its bounds ``min_nm``/``max_nm`` (and ``mean_nm``/``std_nm`` for the
+    legend): the same object that drew the plan, so the curve cannot disagree with it.
+    """
+    lam_nm = np.asarray(wavelength_m, dtype=np.float64).reshape(-1) * 1e9
+    fig = _new_figure((6.0, 4.0))
+    ax = fig.add_subplot(1, 1, 1)
+    ax.hist(
+        lam_nm,
+        bins=bins,
+        density=True,
+        color="#4c72b0",
+        alpha=0.7,
+        edgecolor="white",
+        label=f"samples (n={lam_nm.size})",
+    )
+    if distribution is not None:
+        d = distribution
+        xs = np.linspace(d.min_nm, d.max_nm, 400)
+        ax.plot(
+            xs,
+            d.pdf_nm(xs),
+            color="#c44e52",
+            lw=2,
+            label=f"truncated N({d.mean_nm:g}, {d.std_nm:g}²) on [{d.min_nm:g}, {d.max_nm:g}]",
+        )
+    ax.set_xlabel("wavelength λ [nm]")
+    ax.set_ylabel("density")
+    ax.set_title("Wavelength distribution")
+    ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------- #
+# Fig. 3
+# --------------------------------------------------------------------------- #
+_LOSS_FAMILIES = (
+    ("loss", ("loss", "total_loss")),
+    (
+        "reconstruction",
+        ("reconstruction_loss", "reconstruction", "recon_loss", "recon"),
+    ),
+    ("KL", ("kl_loss", "kl")),
+)
+
+
+def plot_loss_curves(
+    history_df: pd.DataFrame, path: str | os.PathLike
+) -> str | os.PathLike:
+    """Fig. 3: one panel per available loss term (loss, reconstruction, KL),
+    training and ``val_`` curves vs epoch (epoch column, else 1..n)."""
+    df = history_df.reset_index(drop=True)
+    epoch = (
+        df["epoch"].to_numpy() if "epoch" in df.columns else np.arange(1, len(df) + 1)
+    )
+    panels = []
+    for title, names in _LOSS_FAMILIES:
+        col = next((c for c in names if c in df.columns), None)
+        vcol = next((f"val_{c}" for c in names if f"val_{c}" in df.columns), None)
+        if col or vcol:
+            panels.append((title, col, vcol))
+    if not panels:
+        raise ValueError(f"history_df: no loss columns found among {list(df.columns)}")
+    fig = _new_figure((4.2 * len(panels), 3.6))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, col, vcol) in zip(axes, panels):
+        if col:
+            ax.plot(epoch, df[col].to_numpy(dtype=float), marker=".", label="train")
+        if vcol:
+            ax.plot(
+                epoch, df[vcol].to_numpy(dtype=float), marker=".", label="validation"
+            )
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(title)
+        ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------- #
+# Fig. 4
+# --------------------------------------------------------------------------- #
+def plot_zgrid(
+    z: Any,
+    images: Any,
+    path: str | os.PathLike,
+    wavelengths_nm: Any = None,
+    simulated: Any = None,
+    max_cols: int = 10,
+) -> str | os.PathLike:
+    """Fig. 4: decoded image for each z (one panel per z, titled with z and,
+    if given, the calibrated λ). With ``simulated``, each row of decoded
+    images is followed by a row of simulated patterns at the calibrated λ."""
+    zz = np.asarray(z, dtype=np.float64).reshape(len(np.atleast_1d(z)), -1)[:, 0]
+    dec = _images_3d("images", images)
+    if dec.shape[0] != zz.shape[0]:
+        raise ValueError(
+            f"images: expected {zz.shape[0]} images (one per z), got {dec.shape[0]}"
+        )
+    sim = None
+    if simulated is not None:
+        sim = _images_3d("simulated", simulated)
+        if sim.shape[0] != zz.shape[0]:
+            raise ValueError(
+                f"simulated: expected {zz.shape[0]} images, got {sim.shape[0]}"
+            )
+    lam = None
+    if wavelengths_nm is not None:
+        lam = np.asarray(wavelengths_nm, dtype=np.float64).reshape(-1)
+        if lam.shape[0] != zz.shape[0]:
+            raise ValueError(
+                f"wavelengths_nm: expected {zz.shape[0]} values, got {lam.shape[0]}"
+            )
+    n = zz.shape[0]
+    ncols = max(1, min(n, int(max_cols)))
+    nblocks = -(-n // ncols)
+    rows_per_block = 2 if sim is not None else 1
+    nrows = nblocks * rows_per_block
+    fig = _new_figure((1.6 * ncols + 0.8, 1.9 * nrows + 0.6))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for i in range(n):
+        blk, col = divmod(i, ncols)
+        r = blk * rows_per_block
+        ax = axes[r, col]
+        ax.imshow(dec[i], cmap="gray", vmin=0.0, vmax=1.0)
+        title = f"z = {zz[i]:.2f}"
+        if lam is not None:
+            title += f"\nλ ≈ {lam[i]:.0f} nm"
+        ax.set_title(title, fontsize="small")
+        if col == 0:
+            ax.text(
+                -0.08,
+                0.5,
+                "decoded",
+                transform=ax.transAxes,
+                rotation=90,
+                ha="right",
+                va="center",
+                fontsize="small",
+            )
+        if sim is not None:
+            ax2 = axes[r + 1, col]
+            ax2.imshow(sim[i], cmap="gray", vmin=0.0, vmax=1.0)
+            if col == 0:
+                ax2.text(
+                    -0.08,
+                    0.5,
+                    "simulated",
+                    transform=ax2.transAxes,
+                    rotation=90,
+                    ha="right",
+                    va="center",
+                    fontsize="small",
+                )
+    fig.suptitle("Decoder output along the latent axis")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------- #
+# Fig. 5
+# --------------------------------------------------------------------------- #
+def plot_latent_histogram(
+    table: pd.DataFrame,
+    path: str | os.PathLike,
+    latent: str = "z_mean_0",
+    bins: int | str = "auto",
+) -> str | os.PathLike:
+    """Fig. 5: histogram of the posterior means ``z_mean_0``, hue by split
+    (per-split densities, so splits of different size are comparable)."""
+    df = table[[latent, "split"]].copy()
+    df["split"] = df["split"].astype(str)
+    fig = _new_figure((6.0, 4.0))
+    ax = fig.add_subplot(1, 1, 1)
+    sns.histplot(
+        data=df,
+        x=latent,
+        hue="split",
+        hue_order=_hue_order(df["split"]),
+        palette=SPLIT_PALETTE,
+        stat="density",
+        common_norm=False,
+        element="step",
+        bins=bins,
+        ax=ax,
+    )
+    ax.set_xlabel("z (posterior mean)")
+    ax.set_ylabel("density")
+    ax.set_title("Latent distribution")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------- #
+# Fig. 6
+# --------------------------------------------------------------------------- #
+def plot_z_vs_wavelength(
+    table: pd.DataFrame,
+    calibration: Any,
+    path: str | os.PathLike,
+    latent: str = "z_mean_0",
+    max_points: int = 20000,
+) -> str | os.PathLike:
+    """Fig. 6: scatter of z (posterior mean) vs λ [nm], hue by split, with the
+    calibration curve (``calibration.predict`` in metres, or None) overlaid."""
+    df = table[[latent, "wavelength_m", "split"]].copy()
+    df["split"] = df["split"].astype(str)
+    df["wavelength_nm"] = df["wavelength_m"].astype(float) * 1e9
+    if len(df) > max_points:
+        df = df.sample(n=max_points, random_state=0)
+    fig = _new_figure((6.0, 4.5))
+    ax = fig.add_subplot(1, 1, 1)
+    sns.scatterplot(
+        data=df,
+        x=latent,
+        y="wavelength_nm",
+        hue="split",
+        hue_order=_hue_order(df["split"]),
+        palette=SPLIT_PALETTE,
+        s=10,
+        alpha=0.5,
+        linewidth=0,
+        ax=ax,
+    )
+    if calibration is not None:
+        zmin, zmax = float(df[latent].min()), float(df[latent].max())
+        pad = 0.05 * (zmax - zmin) if zmax > zmin else 0.5
+        zs = np.linspace(zmin - pad, zmax + pad, 400)
+        ax.plot(
+            zs,
+            np.asarray(calibration.predict(zs), dtype=float) * 1e9,
+            color="k",
+            lw=1.8,
+            label="calibration",
+        )
+        ax.legend(loc="best", fontsize="small")
+    ax.set_xlabel("z (posterior mean)")
+    ax.set_ylabel("wavelength λ [nm]")
+    ax.set_title("Latent vs wavelength")
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,151 @@
+/* The arithmetic ceiling of this CPU's vector units, measured (youngvae.bench.ceiling runs this).
+ *
+ * usage: isa_peak KERNEL THREADS ITERATIONS
+ * prints: KERNEL THREADS SECONDS FLOP   (SECONDS = the slowest thread's wall time)
+ *
+ * Each thread runs NACC independent accumulator chains of ONE instruction, ITERATIONS times;
+ * NACC exceeds latency x throughput of these instructions on current x86 cores, so the
+ * pipes stay full and nothing else (loads, stores) is in the loop:
+ *   fp32_avx512  vfmadd231ps zmm : 16 lanes x 2 FLOP                = 32 FLOP / instruction
+ *   bf16_avx512  vdpbf16ps   zmm : 16 lanes x 2 products x 2 FLOP   = 64 FLOP / instruction
+ *   fp32_avx2    vfmadd231ps ymm :  8 lanes x 2 FLOP                = 16 FLOP / instruction
+ * Thread t is pinned to the t-th CPU this process may run on. The kernels are compiled with
+ * per-function target attributes, so one plain build (cc -O2 -pthread) holds all of them; the
+ * caller runs only those the CPU's flags allow.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#define NACC 12
+#define MAX_THREADS 1024
+
+typedef float (*kernel_fn)(long iters);
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static float fp32_avx512(long iters) {
+    __m512 acc[NACC];
+    const __m512 a = _mm512_set1_ps(0.9999999f), b = _mm512_set1_ps(1e-7f);
+    for (int k = 0; k < NACC; k++) acc[k] = _mm512_set1_ps((float)k);
+    for (long i = 0; i < iters; i++) {
+#pragma GCC unroll 12
+        for (int k = 0; k < NACC; k++) acc[k] = _mm512_fmadd_ps(a, acc[k], b);
+    }
+    for (int k = 1; k < NACC; k++) acc[0] = _mm512_add_ps(acc[0], acc[k]);
+    return _mm512_reduce_add_ps(acc[0]);
+}
+
+__attribute__((target("avx512f,avx512bf16"))) static float bf16_avx512(long iters) {
+    __m512 acc[NACC];
+    const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(1e-3f));
+    const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(1e-3f));
+    for (int k = 0; k < NACC; k++) acc[k] = _mm512_set1_ps((float)k);
+    for (long i = 0; i < iters; i++) {
+#pragma GCC unroll 12
+        for (int k = 0; k < NACC; k++) acc[k] = _mm512_dpbf16_ps(acc[k], a, b);
+    }
+    for (int k = 1; k < NACC; k++) acc[0] = _mm512_add_ps(acc[0], acc[k]);
+    return _mm512_reduce_add_ps(acc[0]);
+}
+
+__attribute__((target("avx2,fma"))) static float fp32_avx2(long iters) {
+    __m256 acc[NACC];
+    const __m256 a = _mm256_set1_ps(0.9999999f), b = _mm256_set1_ps(1e-7f);
+    for (int k = 0; k < NACC; k++) acc[k] = _mm256_set1_ps((float)k);
+    for (long i = 0; i < iters; i++) {
+#pragma GCC unroll 12
+        for (int k = 0; k < NACC; k++) acc[k] = _mm256_fmadd_ps(a, acc[k], b);
+    }
+    float out[8], sum = 0.0f;
+    for (int k = 1; k < NACC; k++) acc[0] = _mm256_add_ps(acc[0], acc[k]);
+    _mm256_storeu_ps(out, acc[0]);
+    for (int k = 0; k < 8; k++) sum += out[k];
+    return sum;
+}
+#endif
+
+static const struct {
+    const char *name;
+    int flop_per_instruction;
+    kernel_fn fn;
+} KERNELS[] = {
+#if defined(__x86_64__)
+    {"fp32_avx512", 32, fp32_avx512},
+    {"bf16_avx512", 64, bf16_avx512},
+    {"fp32_avx2", 16, fp32_avx2},
+#endif
+    {NULL, 0, NULL},
+};
+
+typedef struct {
+    int cpu;
+    kernel_fn fn;
+    long iters;
+    double seconds;
+    float sink;
+} job_t;
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static void *worker(void *arg) {
+    job_t *job = (job_t *)arg;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(job->cpu, &set);
+    sched_setaffinity(0, sizeof(set), &set);
+    double t0 = now();
+    job->sink = job->fn(job->iters);
+    job->seconds = now() - t0;
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s KERNEL THREADS ITERATIONS\n", argv[0]);
+        return 2;
+    }
+    int k = 0;
+    while (KERNELS[k].name && strcmp(KERNELS[k].name, argv[1]) != 0) k++;
+    if (!KERNELS[k].name) {
+        fprintf(stderr, "unknown kernel %s\n", argv[1]);
+        return 2;
+    }
+    int threads = atoi(argv[2]);
+    long iters = atol(argv[3]);
+    cpu_set_t allowed;
+    sched_getaffinity(0, sizeof(allowed), &allowed);
+    if (threads < 1 || threads > CPU_COUNT(&allowed) || threads > MAX_THREADS || iters < 1) {
+        fprintf(stderr, "THREADS must be 1..%d (CPUs this process may use), ITERATIONS >= 1\n",
+                CPU_COUNT(&allowed));
+        return 2;
+    }
+    static pthread_t tid[MAX_THREADS];
+    static job_t jobs[MAX_THREADS];
+    int cpu = 0;
+    for (int t = 0; t < threads; t++) {
+        while (!CPU_ISSET(cpu, &allowed)) cpu++;
+        jobs[t] = (job_t){.cpu = cpu++, .fn = KERNELS[k].fn, .iters = iters};
+        pthread_create(&tid[t], NULL, worker, &jobs[t]);
+    }
+    double slowest = 0.0, sink = 0.0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(tid[t], NULL);
+        if (jobs[t].seconds > slowest) slowest = jobs[t].seconds;
+        sink += jobs[t].sink;
+    }
+    double flop = (double)threads * iters * NACC * KERNELS[k].flop_per_instruction;
+    printf("%s %d %.6f %.0f\n", KERNELS[k].name, threads, slowest, flop);
+    return sink == 1234.5 ? 1 : 0; /* keeps the results live */
+}

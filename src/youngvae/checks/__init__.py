@@ -1,0 +1,1 @@
+"""Start-up checks: the config beyond its schema, the jobs' resources (what the Snakefile calls)."""

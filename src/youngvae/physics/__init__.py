@@ -1,0 +1,1 @@
+"""Physics: the optics engines, the independent reference integral, the wavelength plan."""

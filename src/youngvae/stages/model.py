@@ -1,0 +1,187 @@
+"""What the rules of workflow/rules/model.smk call: train, encode, decode_grid.
+
+Each function takes the paths of its rule and the config sections it needs as keyword
+arguments named after the section (``dataset=``, ``train=``, ...), and writes the rule's
+outputs; the scripts under workflow/scripts only forward arguments. TensorFlow is imported
+lazily, after the data are checked and the job's threads are set.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from youngvae.analysis import calibration as calib
+from youngvae.analysis import images, latent, plots, zgrid
+from youngvae.data import store
+from youngvae.data.split import split_table
+from youngvae.data.zgrid import write_zgrid
+from youngvae.physics import optics
+from youngvae.runtime import json_safe, write_json
+from youngvae.threads import configure_threads
+
+
+def load_split(store_path: str | Path, train: dict, seed: int) -> pd.DataFrame:
+    """sample -> 'train' / 'val' / 'unused' for the store's samples (train.n_train, train.n_val)."""
+    n = len(store.read_wavelengths(store_path))
+    n_train, n_val = int(train["n_train"]), int(train["n_val"])
+    if n_train + n_val > n:
+        raise ValueError(
+            f"train.n_train + train.n_val = {n_train + n_val} exceeds the {n} samples of "
+            f"{store_path}"
+        )
+    return split_table(n, n_train, n_val, seed)
+
+
+def train(
+    *,
+    store_path: str | Path,
+    dataset: dict,
+    train: dict,
+    model_path: str | Path,
+    history_path: str | Path,
+    split_path: str | Path,
+    figure_path: str | Path,
+    checkpoint_dir: str | Path,
+    threads: int = 1,
+    log=print,
+) -> pd.DataFrame:
+    """Train the VAE on the store's train split; resumable through `checkpoint_dir`."""
+    from youngvae.vae.training import TrainConfig
+
+    seed = int(dataset["seed"])
+    cfg = TrainConfig.from_dict(
+        {k: v for k, v in train.items() if k not in ("n_train", "n_val")} | {"seed": seed}
+    )
+    split = load_split(store_path, train, seed)
+    t0 = time.perf_counter()
+    x_train = store.read_complete_images(store_path, split.index[split["split"] == "train"])
+    x_val = store.read_complete_images(store_path, split.index[split["split"] == "val"])
+    # Only now, with the data checked, start TensorFlow.
+    configure_threads(threads)
+    from youngvae.vae.model import save_vae
+    from youngvae.vae.training import train_vae
+
+    log(
+        f"read {len(x_train)} train + {len(x_val)} validation images "
+        f"{x_train.shape[1:]} in {time.perf_counter() - t0:.1f} s "
+        f"({(x_train.nbytes + x_val.nbytes) / 2**20:.0f} MiB in memory)"
+    )
+    vae, history = train_vae(x_train, x_val, cfg, checkpoint_dir, log=log)
+    save_vae(vae, model_path)
+    history.to_csv(history_path, index=False)
+    split.to_csv(split_path, index=False)
+    plots.plot_loss_curves(history, figure_path)
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)  # done: the model file supersedes it
+    return history
+
+
+def encode_all(encoder, images_fn, n: int, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """z_mean, z_log_var [n, k] of samples 0..n-1, read and encoded one batch at a time."""
+    means, log_vars = [], []
+    for start in range(0, n, batch_size):
+        batch = images_fn(np.arange(start, min(n, start + batch_size)))
+        z_mean, z_log_var = encoder.predict_on_batch(batch[..., None])
+        means.append(np.asarray(z_mean, dtype=np.float64))
+        log_vars.append(np.asarray(z_log_var, dtype=np.float64))
+    return np.concatenate(means), np.concatenate(log_vars)
+
+
+def encode(
+    *,
+    store_path: str | Path,
+    model_path: str | Path,
+    split_path: str | Path,
+    latent_path: str | Path,
+    metrics_path: str | Path,
+    calibration_path: str | Path,
+    histogram_path: str | Path,
+    scatter_path: str | Path,
+    threads: int = 1,
+    log=print,
+) -> dict:
+    """Encode every pattern; correlations and a monotone z -> λ calibration (paper Figs. 5, 6)."""
+    configure_threads(threads)
+    from youngvae.vae.model import load_encoder
+
+    encoder = load_encoder(model_path)
+    split = pd.read_csv(split_path)
+    wavelengths = store.read_wavelengths(store_path)
+    z_mean, z_log_var = encode_all(
+        encoder, lambda idx: store.read_complete_images(store_path, idx), len(wavelengths)
+    )
+    table = latent.latent_table(
+        np.arange(len(wavelengths)), wavelengths, split["split"].to_numpy(), z_mean, z_log_var
+    )
+    calibration = calib.fit_calibration_from_table(table)
+    metrics = latent.encode_metrics(table, calibration)
+    table.to_csv(latent_path, index=False, float_format="%.9g")
+    write_json(metrics_path, metrics)
+    write_json(calibration_path, calibration.to_dict())
+    plots.plot_latent_histogram(table, histogram_path)
+    plots.plot_z_vs_wavelength(table, calibration, scatter_path)
+    log(f"encode metrics: {json.dumps(json_safe(metrics))}")
+    return metrics
+
+
+def decode_grid(
+    *,
+    model_path: str | Path,
+    calibration_path: str | Path,
+    decode: dict,
+    geometry: dict,
+    simulation: dict,
+    zarr_path: str | Path,
+    metrics_path: str | Path,
+    figure_path: str | Path,
+    threads: int = 1,
+    log=print,
+) -> dict:
+    """Decode the z-grid (paper Fig. 4) and compare with patterns simulated at λ(z)."""
+    configure_threads(threads)
+    from youngvae.vae.model import load_decoder
+
+    calibration = calib.Calibration.from_dict(json.loads(Path(calibration_path).read_text()))
+    z = zgrid.decode_z_values(decode, calibration)
+    decoder = load_decoder(model_path)
+    latent_dim = decoder.inputs[0].shape[-1]
+    z_full = np.zeros((len(z), latent_dim), dtype=np.float32)
+    z_full[:, 0] = z  # the grid walks the first latent axis; others stay at the prior mean
+    decoded = zgrid.decode_in_batches(
+        lambda b: np.asarray(decoder.predict_on_batch(b)), z_full
+    )
+    wavelengths = np.atleast_1d(calibration.predict(z)).astype(np.float64)
+    simulated = optics.simulate_from_config(wavelengths, geometry, simulation)
+    if simulated.shape[1:] != decoded.shape[1:]:
+        raise ValueError(
+            f"decoder makes {decoded.shape[1:]} images but geometry.pixels gives "
+            f"{simulated.shape[1:]}: the model was trained on another geometry"
+        )
+    comparison = images.compare_decoded(decoded, simulated, z=z)
+    for row, lam, zi in zip(comparison, wavelengths, z):
+        row["wavelength_nm"] = float(lam * 1e9)
+        # outside the training patterns' z range the decoder extrapolates and the
+        # calibration clamps λ to its end: say so per z
+        row["in_training_range"] = bool(calibration.z_min <= zi <= calibration.z_max)
+    centres = optics.Geometry.from_config(geometry).pixel_centres_m()
+    write_zgrid(zarr_path, z, decoded, wavelengths, centres)
+    plots.plot_zgrid(z, decoded, figure_path, wavelengths_nm=wavelengths * 1e9, simulated=simulated)
+    metrics = {
+        "z": z.tolist(),
+        "grid": decode.get("grid", "paper"),
+        "training_z_range": [calibration.z_min, calibration.z_max],
+        "n_outside_training_range": int(sum(not r["in_training_range"] for r in comparison)),
+        "per_z": comparison,
+        "mean_ssim": float(np.mean([r["ssim"] for r in comparison])),
+        "mean_mse": float(np.mean([r["mse"] for r in comparison])),
+    }
+    write_json(metrics_path, metrics)
+    log(f"decoded {len(z)} z values ({metrics['grid']} grid, {metrics['n_outside_training_range']} outside "
+        f"the training patterns' z range {calibration.z_min:.2f} … {calibration.z_max:.2f}); "
+        f"mean SSIM {metrics['mean_ssim']:.3f}")
+    return metrics

@@ -1,0 +1,1 @@
+"""The paper's VAE: model (layers, save/load), training loop, resumable checkpoints."""

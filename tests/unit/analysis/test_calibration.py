@@ -1,0 +1,65 @@
+"""Unit tests for youngvae.analysis.calibration (fast, synthetic data only)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from youngvae.analysis import calibration as A
+
+
+def _true_map(z):
+    # monotone increasing, non-linear, metres (380..1000 nm)
+    return (380 + 620 / (1 + np.exp(-1.5 * z))) * 1e-9
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_calibration_recovers_monotone_map(sign):
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=3000)
+    lam = _true_map(sign * z) + rng.normal(scale=5e-9, size=z.size)
+    cal = A.fit_calibration(z, lam)
+    assert cal.increasing is (sign > 0)
+    zt = np.linspace(-2, 2, 201)
+    pred = cal.predict(zt)
+    rmse_nm = np.sqrt(np.mean((pred - _true_map(sign * zt)) ** 2)) * 1e9
+    assert rmse_nm < 8.0
+    d = np.diff(pred)
+    assert np.all(d >= -1e-18) if sign > 0 else np.all(d <= 1e-18)
+
+
+def test_calibration_clamps_outside_range_and_scalar():
+    z = np.linspace(0, 1, 200)
+    cal = A.fit_calibration(z, 400e-9 + 500e-9 * z)
+    lo, hi = cal.predict(np.array([-100.0, 100.0]))
+    assert lo == pytest.approx(cal.knots_lambda[0])
+    assert hi == pytest.approx(cal.knots_lambda[-1])
+    assert cal.predict(-5.0) == pytest.approx(lo)
+    assert isinstance(cal.predict(0.5), float)
+    assert cal.predict(0.5) == pytest.approx(650e-9, abs=5e-9)
+    assert 380e-9 < lo < hi < 920e-9
+
+
+def test_calibration_constant_z_and_ties():
+    lam = np.linspace(400e-9, 900e-9, 100)
+    cal = A.fit_calibration(np.full(100, 0.3), lam)
+    assert cal.is_constant
+    np.testing.assert_allclose(cal.predict(np.array([-1.0, 0.3, 7.0])), lam.mean())
+    # heavy ties: only 3 distinct z values
+    z = np.repeat([0.0, 1.0, 2.0], 50)
+    cal = A.fit_calibration(z, 500e-9 + 100e-9 * z)
+    np.testing.assert_allclose(
+        cal.predict(np.array([0.0, 1.0, 2.0])), [500e-9, 600e-9, 700e-9]
+    )
+
+
+def test_calibration_json_roundtrip():
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=500)
+    cal = A.fit_calibration(z, _true_map(z))
+    d = json.loads(json.dumps(cal.to_dict()))
+    cal2 = A.Calibration.from_dict(d)
+    assert cal2 == cal
+    np.testing.assert_array_equal(cal2.predict(z), cal.predict(z))

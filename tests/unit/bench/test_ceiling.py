@@ -1,0 +1,72 @@
+"""The ISA peak probe: kernel choice from CPU flags, FLOP counting, and clear 'not measured'."""
+
+import os
+import platform
+
+import pytest
+
+from youngvae.bench import ceiling
+
+on_x86 = platform.machine() in ("x86_64", "AMD64")
+
+
+def test_kernels_are_chosen_from_the_cpu_flags():
+    assert ceiling.available_kernels({"avx2", "fma"}) == ["fp32_avx2"]
+    assert ceiling.available_kernels({"avx2", "fma", "avx512f"}) == ["fp32_avx512", "fp32_avx2"]
+    assert ceiling.available_kernels({"avx2", "fma", "avx512f", "avx512_bf16"}) == [
+        "fp32_avx512", "bf16_avx512", "fp32_avx2"]
+    assert ceiling.available_kernels({"sse2"}) == []
+
+
+def test_a_cpu_without_the_instructions_is_reported_not_measured():
+    result = ceiling.measure([1], repeats=1, flags={"sse2"})
+    assert result["status"].startswith("not measured") and "instruction" in result["status"]
+    assert "gflops" not in result
+
+
+def test_no_compiler_is_reported_not_measured(monkeypatch):
+    if not on_x86:
+        pytest.skip("the probe builds on x86-64 only; elsewhere it says so (checked below)")
+    monkeypatch.setenv("CC", "")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = ceiling.measure([1], repeats=1, flags={"avx2", "fma"})
+    assert result == {"status": "not measured: no C compiler ($CC, cc or gcc) on PATH"}
+
+
+def test_each_kernel_counts_its_flop_exactly(tmp_path):
+    kernels = ceiling.available_kernels()
+    if not on_x86 or not kernels or ceiling._compiler() is None:
+        pytest.skip(f"no kernel can run here (machine {platform.machine()}, kernels {kernels})")
+    binary = ceiling.build(tmp_path)
+    threads = min(2, len(os.sched_getaffinity(0)))
+    for kernel in kernels:
+        per_instruction = ceiling.KERNELS[kernel][1]
+        seconds, flop = ceiling.run_kernel(binary, kernel, threads, 1000)
+        # 12 independent chains per thread, one instruction each per iteration
+        assert flop == threads * 1000 * 12 * per_instruction
+        assert seconds > 0
+
+
+def test_measure_gives_a_median_per_kernel_and_thread_count():
+    kernels = ceiling.available_kernels()
+    if not on_x86 or not kernels or ceiling._compiler() is None:
+        pytest.skip(f"no kernel can run here (machine {platform.machine()}, kernels {kernels})")
+    result = ceiling.measure([1, 99999], repeats=3, target_s=0.01)  # 99999 threads: dropped
+    assert result["status"] == "ok" and set(result["gflops"]) == set(kernels)
+    for kernel, by_threads in result["gflops"].items():
+        assert list(by_threads) == [1]
+        lo, hi = result["min_max"][kernel][1]
+        assert 0 < lo <= by_threads[1] <= hi
+
+
+def test_the_ceiling_for_a_setting_and_the_epoch_floor():
+    isa = {"status": "ok", "gflops": {"fp32_avx512": {"2": 232.0}, "bf16_avx512": {"2": 460.0},
+                                       "fp32_avx2": {"2": 231.0}}}
+    assert ceiling.peak_for(isa, "mixed_bfloat16", 2) == 460.0
+    assert ceiling.peak_for(isa, "float32", 2) == 232.0
+    assert ceiling.peak_for(isa, "float32", 1) is None  # not measured on 1 thread
+    avx2_only = {"status": "ok", "gflops": {"fp32_avx2": {1: 100.0}}}
+    assert ceiling.peak_for(avx2_only, "mixed_bfloat16", 1) == 100.0  # no bf16 units: fp32 FMA
+    assert ceiling.peak_for({"status": "not measured: x"}, "float32", 1) is None
+    # 11.2 GFLOP per sample, 2048 samples at 460 GFLOP/s: 49.9 s
+    assert ceiling.epoch_floor_s(11.2e9, 2048, 460.0) == pytest.approx(49.87, abs=0.01)

@@ -1,0 +1,38 @@
+"""youngvae.bench.profile: per-layer table, input-pipeline rate, same-process A/B."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from youngvae.bench import profile as bench  # noqa: E402
+from youngvae.data import store  # noqa: E402
+
+
+def test_layer_time_table_lists_every_weighted_layer():
+    md = bench.layer_time_table(image_size=16, batch_size=2, precision="float32", repeats=1)
+    for name in ("encoder/conv1", "encoder/conv4", "decoder/deconv", "decoder/image", "**sum**"):
+        assert f"| {name} |" in md
+
+
+def test_input_pipeline_rates_compare_reading_with_training(tmp_path):
+    path = tmp_path / "s.zarr"
+    centres = np.linspace(-1, 1, 8)
+    store.create_store(path, 8, 4, centres, centres, {})
+    for start in (0, 4):
+        store.write_chunk(path, slice(start, start + 4), np.full((4, 8, 8), 0.5), np.full(4, 5e-7))
+    rates = bench.input_pipeline_rates(path, batch_size=2, s_per_step=0.5, repeats=1)
+    assert rates["samples"] == 8 and rates["read_samples_per_s"] > 0
+    assert rates["train_samples_per_s"] == pytest.approx(4.0)
+    assert rates["ratio"] == pytest.approx(rates["read_samples_per_s"] / 4.0)
+
+
+def test_same_process_ab_comparison_reports_ratios_against_the_first_variant():
+    out = bench.ab_compare({"plain": ("keras", "float32"), "ours": ("youngvae", "float32")},
+                           image_size=16, batch=2, rounds=2, warmup=1)
+    assert out["plain"]["speedup_vs_plain"] == 1.0 and len(out["ours"]["step_times"]) == 2
+    assert out["ours"]["speedup_vs_plain"] == pytest.approx(out["plain"]["median"] / out["ours"]["median"])

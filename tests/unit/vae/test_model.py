@@ -1,0 +1,238 @@
+"""Contracts of youngvae.model: the paper's architecture, the loss, one training step, saving."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+
+from youngvae.vae.model import (  # noqa: E402
+    VAE,
+    build_decoder,
+    build_encoder,
+    build_vae,
+    load_decoder,
+    load_encoder,
+    load_vae,
+    save_vae,
+)
+
+
+def _images(n=8, size=16, seed=0):
+    return np.random.default_rng(seed).uniform(0.0, 1.0, (n, size, size)).astype("float32")
+
+
+def _reset_sampling(vae, value=7):
+    vae.sampling.seed_generator.state.assign(np.array([value, 0], dtype="int64"))
+
+
+def test_parameter_counts_match_paper_tables_at_256px_latent_1():
+    # Paper Table I (encoder) and Table II (decoder); 'same' padding, sampling not in the encoder.
+    assert build_encoder(256, 1).count_params() == 33_647_202
+    assert build_decoder(256, 1).count_params() == 2_115_905
+
+
+def test_encoder_and_decoder_shapes_follow_image_and_latent_size():
+    encoder, decoder = build_encoder(16, 3), build_decoder(16, 3)
+    z_mean, z_log_var = encoder(np.zeros((2, 16, 16, 1), "float32"))
+    assert tuple(z_mean.shape) == tuple(z_log_var.shape) == (2, 3)
+    assert tuple(decoder(np.zeros((2, 3), "float32")).shape) == (2, 16, 16, 1)
+    assert [layer.name for layer in encoder.layers][1:] == [
+        "conv1", "conv2", "conv3", "conv4", "flatten", "dense", "z_mean", "z_log_var"
+    ]
+
+
+@pytest.mark.parametrize("bad", [15, 0, -2, 16.0, True])
+def test_image_size_must_be_an_even_integer(bad):
+    with pytest.raises(ValueError, match="image_size"):
+        build_vae(bad)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5])
+def test_latent_dim_must_be_a_positive_integer(bad):
+    with pytest.raises(ValueError, match="latent_dim"):
+        build_encoder(16, bad)
+
+
+def test_mixed_precision_keeps_heads_sampling_and_loss_in_float32():
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        vae = build_vae(16, 1)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    assert vae.encoder.get_layer("conv1").compute_dtype == "bfloat16"
+    z_mean, z_log_var = vae.encoder(_images()[..., None])
+    assert z_mean.dtype == z_log_var.dtype == "float32"
+    assert vae.decoder(z_mean).dtype == "float32"
+    assert vae.sampling([z_mean, z_log_var]).dtype == "float32"
+    losses = vae.compute_losses(_images())
+    assert all(loss.dtype == "float32" for loss in losses)
+
+
+def test_loss_is_summed_bce_plus_beta_times_kl_and_accepts_nhw_or_nhwc():
+    vae = build_vae(16, 1)
+    x = _images()
+    _reset_sampling(vae)
+    total, reconstruction, kl = (float(v) for v in vae.compute_losses(x))
+    assert total == pytest.approx(reconstruction + kl, rel=1e-6)
+    assert reconstruction > 16 * 16 * 0.5  # summed over 256 pixels, not averaged
+    assert kl >= 0
+    _reset_sampling(vae)
+    assert float(vae.compute_losses(x[..., None])[0]) == pytest.approx(total, rel=1e-6)
+    vae.beta.assign(0.0)
+    _reset_sampling(vae)
+    total0, reconstruction0, _ = (float(v) for v in vae.compute_losses(x))
+    assert total0 == pytest.approx(reconstruction0, rel=1e-6)
+
+
+def test_one_optimisation_step_lowers_the_loss_on_a_fixed_batch():
+    keras.utils.set_random_seed(0)
+    vae = build_vae(16, 1)
+    vae.compile(optimizer=keras.optimizers.RMSprop(1e-3))
+    x = _images(16)
+    _reset_sampling(vae)
+    before = float(vae.test_step(x)["loss"])
+    vae.reset_metrics()
+    vae.train_on_batch(x)
+    vae.reset_metrics()
+    _reset_sampling(vae)
+    after = float(vae.test_step(x)["loss"])
+    assert after < before
+
+
+def test_metrics_are_loss_reconstruction_and_kl():
+    vae = build_vae(16, 1)
+    vae.compile(optimizer="rmsprop")
+    logs = vae.evaluate(_images(), batch_size=4, verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "reconstruction", "kl"}
+
+
+def test_get_config_round_trips_beta_and_seed():
+    vae = build_vae(16, 2, beta=0.5, seed=3)
+    clone = VAE.from_config(vae.get_config())
+    assert float(clone.beta.numpy()) == 0.5 and clone.seed == 3
+    assert clone.encoder.count_params() == vae.encoder.count_params()
+
+
+def test_save_vae_requires_a_keras_suffix(tmp_path):
+    with pytest.raises(ValueError, match=".keras"):
+        save_vae(build_vae(16), tmp_path / "vae.h5")
+
+
+@pytest.mark.slow  # trains a model or starts fresh processes (seconds)
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_encoder_loads_alone_in_a_fresh_process_with_identical_z_mean(tmp_path, precision):
+    keras.utils.set_random_seed(1)
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        vae = build_vae(16, 2, beta=0.25)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    model_path, x_path, out_path = tmp_path / "vae.keras", tmp_path / "x.npy", tmp_path / "z.npy"
+    save_vae(vae, model_path)
+    x = _images(5)[..., None]
+    np.save(x_path, x)
+    expected = keras.ops.convert_to_numpy(vae.encoder(x, training=False)[0])
+    script = textwrap.dedent(
+        f"""
+        import numpy as np, keras
+        from youngvae.vae.model import load_encoder, load_decoder
+        encoder = load_encoder({str(model_path)!r})
+        assert encoder.get_layer("conv1").dtype_policy.name == {precision!r}
+        x = np.load({str(x_path)!r})
+        np.save({str(out_path)!r}, keras.ops.convert_to_numpy(encoder(x, training=False)[0]))
+        assert tuple(load_decoder({str(model_path)!r}).output.shape) == (None, 16, 16, 1)
+        """
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    np.testing.assert_array_equal(np.load(out_path), expected)
+    # In this process too: the whole VAE (weights, beta) and the parts.
+    loaded = load_vae(model_path)
+    assert isinstance(loaded, VAE) and float(loaded.beta.numpy()) == 0.25
+    z = np.array([[0.3, -1.0]], "float32")
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(load_decoder(model_path)(z)), keras.ops.convert_to_numpy(vae.decoder(z))
+    )
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(load_encoder(model_path)(x)[1]), keras.ops.convert_to_numpy(vae.encoder(x)[1])
+    )
+
+
+_BACKEND_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import keras
+    from youngvae.vae.model import build_vae
+
+    keras.utils.set_random_seed(0)
+    keras.mixed_precision.set_global_policy(sys.argv[1])
+    vae = build_vae(16, 1, plain_keras=True)
+    vae.compile(optimizer=keras.optimizers.RMSprop(1e-3))
+    x = np.random.default_rng(0).uniform(0.0, 1.0, (16, 16, 16)).astype("float32")
+    before = vae.test_on_batch(x, return_dict=True)
+    weights = [np.array(w) for w in vae.get_weights()]
+    for _ in range(5):
+        vae.train_on_batch(x)
+    after = vae.test_on_batch(x, return_dict=True)
+    moved = sum(not np.array_equal(a, np.array(b)) for a, b in zip(weights, vae.get_weights()))
+    print("RESULT" + json.dumps({"backend": keras.backend.backend(), "before": before,
+                                 "after": after, "moved": moved,
+                                 "n_trainable": len(vae.trainable_weights),
+                                 "beta": float(np.array(vae.beta.value))}))
+    """
+)
+
+
+@pytest.mark.slow  # trains a model or starts fresh processes (seconds)
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_train_on_batch_learns_on_every_installed_keras_backend(backend, precision):
+    """The VAE's custom train_step exists once per backend (Keras 3 has no common one): each
+    must apply gradients to every weight and lower the loss. Backends not installed are
+    skipped (CI has TensorFlow only; `pip install -r requirements-backends.txt` adds them)."""
+    if backend != "tensorflow":
+        pytest.importorskip(backend)
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-c", _BACKEND_SCRIPT, precision], env=env,
+                          capture_output=True, text=True, timeout=600)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
+    assert proc.returncode == 0 and lines, proc.stderr[-2000:]
+    result = json.loads(lines[-1][len("RESULT"):])
+    assert result["backend"] == backend
+    before, after = result["before"], result["after"]
+    assert set(before) == {"loss", "reconstruction", "kl"}
+    for logs in (before, after):
+        assert np.isfinite(list(logs.values())).all()
+        assert logs["loss"] == pytest.approx(logs["reconstruction"] + logs["kl"], rel=1e-4)
+    assert after["loss"] < before["loss"]
+    # every trainable weight moved (20: 10 kernels + 10 biases), the fixed beta did not
+    assert result["n_trainable"] == 20 and result["moved"] == 20
+    assert result["beta"] == 1.0
+
+
+def test_one_filter_conv_is_the_same_function_as_conv2d():
+    import keras
+
+    from youngvae.vae.model import OneFilterConv2D
+
+    x = np.random.default_rng(0).uniform(size=(2, 12, 12, 5)).astype("float32")
+    plain = keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid")
+    fast = OneFilterConv2D(1, 3, padding="same", activation="sigmoid")
+    plain.build(x.shape)
+    fast.build(x.shape)
+    fast.set_weights([np.random.default_rng(1).normal(size=w.shape).astype("float32") for w in plain.get_weights()])
+    plain.set_weights(fast.get_weights())
+    assert fast.count_params() == plain.count_params() == 3 * 3 * 5 + 1
+    np.testing.assert_allclose(np.asarray(fast(x)), np.asarray(plain(x)), rtol=1e-5, atol=1e-6)
