@@ -39,8 +39,8 @@ __all__ = [
 ]
 
 
-def _new_figure(figsize: tuple[float, float]) -> Figure:
-    fig = Figure(figsize=figsize, dpi=DPI)
+def _new_figure(figsize: tuple[float, float], layout: str | None = None) -> Figure:
+    fig = Figure(figsize=figsize, dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
@@ -73,6 +73,45 @@ def _hue_order(splits: pd.Series) -> list[str]:
     )
 
 
+def light_window(images: Any, threshold: float = 0.01, margin: float = 0.15, min_pixels: int = 8) -> slice:
+    """The central square that holds the light of every image: the rows/columns where some
+    image reaches ``threshold`` × its own peak, widened by ``margin`` on each side, symmetric
+    about the screen centre (the patterns are centred there), at least ``min_pixels`` wide.
+    Returns one slice for both axes (square images)."""
+    imgs = _images_3d("images", images)
+    n = imgs.shape[1]
+    peak = imgs.max(axis=(1, 2), keepdims=True)
+    lit = imgs >= threshold * np.where(peak > 0, peak, np.inf)
+    rows = np.flatnonzero(lit.any(axis=(0, 2)))
+    cols = np.flatnonzero(lit.any(axis=(0, 1)))
+    if rows.size == 0:
+        return slice(0, n)
+    centre = (n - 1) / 2
+    half = max(np.abs(rows - centre).max(), np.abs(cols - centre).max()) + 0.5
+    half = max(half * (1 + margin), min_pixels / 2)
+    lo = max(0, int(np.floor(centre + 0.5 - half)))
+    return slice(lo, n - lo)
+
+
+def _window_extent_mm(coords_m: Any, window: slice) -> list[float]:
+    """imshow extent [left, right, bottom, top] in mm of the pixels in ``window`` (pixel edges)."""
+    c = np.asarray(coords_m, dtype=np.float64).reshape(-1)[window] * 1e3
+    half_pitch = 0.5 * (c[1] - c[0]) if c.size > 1 else 0.5
+    return [c[0] - half_pitch, c[-1] + half_pitch, c[0] - half_pitch, c[-1] + half_pitch]
+
+
+def _crop_note(coords_m: Any, window: slice) -> str:
+    """'central 4.1 of 20 mm': what part of the screen a cropped axis shows."""
+    c = np.asarray(coords_m, dtype=np.float64).reshape(-1) * 1e3
+    pitch = c[1] - c[0] if c.size > 1 else 0.0
+    shown = (window.stop - window.start) * pitch
+    full = c.size * pitch
+    return f"central {shown:.3g} of {full:.3g} mm" if window.stop - window.start < c.size else f"{full:.3g} mm"
+
+
+INTENSITY_LABEL = "intensity / its peak"
+
+
 # --------------------------------------------------------------------------- #
 # Fig. 1
 # --------------------------------------------------------------------------- #
@@ -87,8 +126,11 @@ def plot_example_patterns(
     """Fig. 1: ``n`` example patterns (λ in the title) and, beneath each, the
     central vertical intensity profile vs y in mm.
 
-    By default the examples are spread evenly over the sorted wavelengths.
-    ``y_m`` are the row coordinates (metres) of the images' vertical axis.
+    By default the examples are spread evenly over the sorted wavelengths. ``y_m`` are the
+    pixel centres (metres) of the images' rows (= columns: square images centred on the
+    screen). Patterns and profiles show the central region that holds the light
+    (:func:`light_window`, the same for every panel); the axis labels say which part of the
+    screen that is.
     """
     imgs = _images_3d("images", images)
     lam = np.asarray(wavelength_m, dtype=np.float64).reshape(-1)
@@ -108,34 +150,34 @@ def plot_example_patterns(
         indices = [int(i) for i in order[pick]]
     indices = list(indices)
     k = len(indices)
+    window = light_window(imgs[indices])
+    ext = _window_extent_mm(y_m, window)
+    note = _crop_note(y_m, window)
 
-    fig = _new_figure((3.0 * k, 6.0))
+    fig = _new_figure((2.9 * k + 1.0, 6.2), layout="constrained")
     axes = fig.subplots(2, k, squeeze=False, gridspec_kw={"height_ratios": [3, 2]})
-    ext = [-0.5, imgs.shape[2] - 0.5, float(y_mm.min()), float(y_mm.max())]
     for c, i in enumerate(indices):
         ax = axes[0, c]
-        # Row 0 of the array is the first y value; origin="lower" when y increases.
-        origin = "lower" if y_mm[-1] >= y_mm[0] else "upper"
-        ax.imshow(
-            imgs[i],
+        image = ax.imshow(
+            imgs[i][window, window],
             cmap="gray",
             vmin=0.0,
-            vmax=1.0,
-            aspect="auto",
+            vmax=float(imgs[i].max()) or 1.0,
             extent=ext,
-            origin=origin,
+            origin="lower",  # row 0 = the first (lowest) y
         )
         ax.set_title(f"λ = {lam[i] * 1e9:.0f} nm")
-        ax.set_xticks([])
-        ax.set_ylabel("y [mm]" if c == 0 else "")
-        prof = central_column_profile(imgs[i])
+        ax.set_xlabel("x [mm]")
+        ax.set_ylabel(f"y [mm] ({note})" if c == 0 else "")
+        prof = central_column_profile(imgs[i])[window]
         axp = axes[1, c]
-        axp.plot(y_mm, prof, lw=1.0, color="k")
-        axp.set_xlabel("y [mm]")
-        axp.set_ylabel("intensity (central column)" if c == 0 else "")
+        axp.plot(y_mm[window], prof, lw=1.0, color="k")
+        axp.set_xlim(ext[2], ext[3])
+        axp.set_xlabel("y [mm], central column")
+        axp.set_ylabel(INTENSITY_LABEL if c == 0 else "")
         axp.set_ylim(-0.02, max(1.02, float(np.max(prof)) * 1.02))
-    fig.suptitle("Young double-aperture patterns")
-    fig.tight_layout()
+    fig.colorbar(image, ax=axes[0, :].tolist(), label=INTENSITY_LABEL, shrink=0.9)
+    fig.suptitle("Young double-aperture patterns (apertures along y)")
     return _save(fig, path)
 
 
@@ -217,15 +259,26 @@ def plot_loss_curves(
     fig = _new_figure((4.2 * len(panels), 3.6))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (title, col, vcol) in zip(axes, panels):
+        values = []
         if col:
-            ax.plot(epoch, df[col].to_numpy(dtype=float), marker=".", label="train")
+            values.append(df[col].to_numpy(dtype=float))
+            ax.plot(epoch, values[-1], marker=".", label="train")
         if vcol:
-            ax.plot(
-                epoch, df[vcol].to_numpy(dtype=float), marker=".", label="validation"
-            )
+            values.append(df[vcol].to_numpy(dtype=float))
+            ax.plot(epoch, values[-1], marker=".", label="validation")
+        finite = np.concatenate(values)
+        finite = finite[np.isfinite(finite)]
+        # The losses span orders of magnitude (the first epoch dwarfs the rest): log axis
+        # where every value is positive.
+        if finite.size and finite.min() > 0:
+            ax.set_yscale("log")
+            ax.set_ylabel(f"{title} (log scale)")
+        else:
+            ax.set_ylabel(title)
         ax.set_title(title)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(title)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3, which="both")
         ax.legend(loc="best", fontsize="small")
     fig.tight_layout()
     return _save(fig, path)
@@ -240,11 +293,17 @@ def plot_zgrid(
     path: str | os.PathLike,
     wavelengths_nm: Any = None,
     simulated: Any = None,
-    max_cols: int = 10,
+    max_cols: int = 9,
+    coords_m: Any = None,
 ) -> str | os.PathLike:
     """Fig. 4: decoded image for each z (one panel per z, titled with z and,
     if given, the calibrated λ). With ``simulated``, each row of decoded
-    images is followed by a row of simulated patterns at the calibrated λ."""
+    images is followed by a row of simulated patterns at the calibrated λ.
+
+    All panels show the same central window that holds the light (:func:`light_window`
+    over decoded and simulated images), on one grey scale 0..1 (the images' own scale);
+    with ``coords_m`` (pixel centres, metres) the axes are in mm.
+    """
     zz = np.asarray(z, dtype=np.float64).reshape(len(np.atleast_1d(z)), -1)[:, 0]
     dec = _images_3d("images", images)
     if dec.shape[0] != zz.shape[0]:
@@ -265,51 +324,47 @@ def plot_zgrid(
             raise ValueError(
                 f"wavelengths_nm: expected {zz.shape[0]} values, got {lam.shape[0]}"
             )
+    window = light_window(dec if sim is None else np.concatenate([dec, sim]))
+    if coords_m is not None:
+        ext = _window_extent_mm(coords_m, window)
+        shown = f"{_crop_note(coords_m, window)} of the screen"
+    else:
+        ext = [window.start - 0.5, window.stop - 0.5, window.start - 0.5, window.stop - 0.5]
+        shown = f"pixels {window.start}–{window.stop - 1} of {dec.shape[1]}"
     n = zz.shape[0]
     ncols = max(1, min(n, int(max_cols)))
     nblocks = -(-n // ncols)
     rows_per_block = 2 if sim is not None else 1
     nrows = nblocks * rows_per_block
-    fig = _new_figure((1.6 * ncols + 0.8, 1.9 * nrows + 0.6))
+    fig = _new_figure((1.7 * ncols + 1.4, 1.9 * nrows + 1.0), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax in axes.ravel():
         ax.set_axis_off()
+    image = None
+
+    def show(ax, img, row_label, col):
+        ax.set_axis_on()
+        shown = ax.imshow(img[window, window], cmap="gray", vmin=0.0, vmax=1.0, extent=ext,
+                          origin="lower")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if col == 0:
+            ax.set_ylabel(row_label, fontsize="small")
+        return shown
+
     for i in range(n):
         blk, col = divmod(i, ncols)
         r = blk * rows_per_block
-        ax = axes[r, col]
-        ax.imshow(dec[i], cmap="gray", vmin=0.0, vmax=1.0)
+        image = show(axes[r, col], dec[i], "decoded", col)
         title = f"z = {zz[i]:.2f}"
         if lam is not None:
             title += f"\nλ ≈ {lam[i]:.0f} nm"
-        ax.set_title(title, fontsize="small")
-        if col == 0:
-            ax.text(
-                -0.08,
-                0.5,
-                "decoded",
-                transform=ax.transAxes,
-                rotation=90,
-                ha="right",
-                va="center",
-                fontsize="small",
-            )
+        axes[r, col].set_title(title, fontsize="small")
         if sim is not None:
-            ax2 = axes[r + 1, col]
-            ax2.imshow(sim[i], cmap="gray", vmin=0.0, vmax=1.0)
-            if col == 0:
-                ax2.text(
-                    -0.08,
-                    0.5,
-                    "simulated",
-                    transform=ax2.transAxes,
-                    rotation=90,
-                    ha="right",
-                    va="center",
-                    fontsize="small",
-                )
-    fig.suptitle("Decoder output along the latent axis")
-    fig.tight_layout()
+            show(axes[r + 1, col], sim[i], "simulated\nat λ", col)
+    fig.colorbar(image, ax=axes.ravel().tolist(), label="intensity (0–1)", shrink=0.8)
+    fig.suptitle(f"Decoder output along the latent axis (each panel: {shown}, x and y)",
+                 fontsize="medium")
     return _save(fig, path)
 
 

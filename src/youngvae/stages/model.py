@@ -170,7 +170,9 @@ def decode_grid(
         row["in_training_range"] = bool(calibration.z_min <= zi <= calibration.z_max)
     centres = optics.Geometry.from_config(geometry).pixel_centres_m()
     write_zgrid(zarr_path, z, decoded, wavelengths, centres)
-    plots.plot_zgrid(z, decoded, figure_path, wavelengths_nm=wavelengths * 1e9, simulated=simulated)
+    plots.plot_zgrid(
+        z, decoded, figure_path, wavelengths_nm=wavelengths * 1e9, simulated=simulated, coords_m=centres
+    )
     metrics = {
         "z": z.tolist(),
         "grid": decode.get("grid", "paper"),
