@@ -34,6 +34,13 @@ include: "workflow/rules/report.smk"
 
 # Every rule's threads and resources, after profiles and --set-resources: fail before any job.
 check_job_resources()
+# What the config implies in bytes (printed, dry runs too); a store larger than the free disk stops here.
+check_sizes()
+
+
+# Once the executor is known (real runs): jobs must fit this machine or the SLURM partition's largest node.
+onstart:
+    check_machine_fits()
 
 
 rule all:

@@ -7,7 +7,6 @@ not root, no apt-get, apt-get failed); any other problem is a failure.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -54,8 +53,8 @@ QUICK_OUTPUTS = (
 def slurm_args(*extra: str) -> list[str]:
     """The SLURM profile, plus what a one-node test cluster needs on top of it.
 
-    --max-threads: the TensorFlow rules ask for 8 cores; this node has fewer. Half the node
-    (1 core on 2) lets a TensorFlow job run beside another job instead of blocking the node.
+    No --max-threads: the TensorFlow rules ask for 8 cores, and the workflow caps that at the
+    largest node's CPUs (workflow/rules/common.smk, tf_threads), as a user's run would need.
     --slurm-init-seconds-before-status-checks: the plugin waits 40 s before its first squeue
     by default (right for a busy cluster); 2 s keeps this test short.
     """
@@ -64,8 +63,6 @@ def slurm_args(*extra: str) -> list[str]:
         "profiles/slurm",
         "--configfile",
         str(QUICK),
-        "--max-threads",
-        str(max(1, (os.cpu_count() or 1) // 2)),
         "--slurm-init-seconds-before-status-checks",
         "2",
         "--slurm-keep-successful-logs",
@@ -115,6 +112,11 @@ def test_quick_run_on_slurm_writes_every_output(slurm_run):
     missing = [f for f in QUICK_OUTPUTS if not (workdir / f).exists()]
     assert not missing, f"missing after the SLURM run: {missing}\n{result.stderr[-3000:]}"
     print(f"quick run on SLURM: {seconds:.0f} s")
+    # train asked for 8 threads; the node has fewer, so the workflow asked for all of its CPUs
+    train = re.search(r"rule train:\n(?:\s+.+\n)*?\s+threads: (\d+)", result.stderr)
+    node_cpus = max(int(c.rstrip("+")) for c in subprocess.run(
+        ["sinfo", "-h", "-o", "%c"], capture_output=True, text=True, check=True).stdout.split())
+    assert train and int(train.group(1)) == min(8, node_cpus), result.stderr[-3000:]
 
 
 def test_every_job_went_through_sbatch(slurm_run):
@@ -206,3 +208,15 @@ def test_cluster_generic_profile_runs_through_its_status_script(slurm_cluster, t
     assert jobid, result.stderr
     assert slurm_state(jobid.group(1)) == "COMPLETED"
     assert (workdir / "results/dataset/plan.csv").exists()
+
+
+def test_a_job_larger_than_every_node_fails_before_any_submission(slurm_cluster, tmp_path):
+    """A job asking for more cores than any node has would stay pending forever
+    (PartitionConfig); the run stops at start-up naming the rule, the resource and the node."""
+    workdir = copy_workflow(tmp_path / "wf")
+    result = snakemake(workdir, *slurm_args("--set-threads", "train=64"), check=False)
+    err = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"rule train: threads=64, but the largest node of partition '{slurm_cluster}' has" in err, err
+    assert "has been submitted with SLURM jobid" not in err
+    assert not (workdir / "results").exists()

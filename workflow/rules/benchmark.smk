@@ -23,7 +23,7 @@ rule benchmark:
         "benchmarks/benchmark.tsv"
     conda:
         "../envs/training.yaml"
-    threads: TF_THREADS
+    threads: tf_threads
     resources:
         mem_mb=8000,
         runtime=120,

@@ -1,6 +1,12 @@
 # Helpers shared by every stage: config checks, the chunk plan, input functions, resources.
+import functools
+
+from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
+
 from youngvae.checks.config import check_config
-from youngvae.checks.resources import check_resources, slurm_partitions
+from youngvae.checks import sizes
+from youngvae.checks.resources import check_resources, sinfo, slurm_partitions
 from youngvae.physics.plan import ChunkPlan
 
 # Cross-key checks (min < max, chunk_size divides n_samples, ...): fail before any job runs.
@@ -28,16 +34,40 @@ def chunk_index(wildcards):
 
 
 # Job sizes. Every rule declares threads, mem_mb (MB) and runtime (minutes), sized from the
-# config below; cluster profiles only map them (SLURM: --cpus-per-task, --mem, -t). Memory and
-# runtime grow with the attempt number, so `--retries 1` resubmits an OOM/TIMEOUT job bigger.
-# Threads of the TensorFlow rules: locally Snakemake gives min(TF_THREADS, --cores); on a cluster
-# each job asks for TF_THREADS cores. Change per rule with `--set-threads train=N`.
+# config by youngvae.checks.sizes; cluster profiles only map them (SLURM: --cpus-per-task, --mem,
+# -t). Memory and runtime grow with the attempt number, so `--retries 1` resubmits an
+# OOM/TIMEOUT job bigger. Threads of the TensorFlow rules: locally Snakemake gives
+# min(TF_THREADS, --cores); on SLURM each job asks for TF_THREADS cores, capped at the largest
+# node of the cluster (tf_threads). Change per rule with `--set-threads train=N`.
 TF_THREADS = 8
+PIXELS = config["geometry"]["pixels"]
+MAIN_PROCESS = not (workflow.remote_exec or workflow.subprocess_exec)
+
+
+def executor_name():
+    """'local', 'slurm', 'dryrun', ... once Snakemake has chosen its executor (None while parsing)."""
+    plugin = workflow.executor_plugin
+    return plugin.name if plugin is not None else None
+
+
+@functools.cache
+def slurm_nodes():
+    """Nodes of the reachable SLURM cluster (partition, CPUs, MB), [] without one."""
+    return sizes.parse_sinfo(sinfo("%P %c %m") or "")
+
+
+def tf_threads(wildcards=None):
+    """TF_THREADS, capped on SLURM at the CPUs of the cluster's largest node: a job asking for
+    more than any node has would stay pending forever (squeue reason PartitionConfig).
+    """
+    if executor_name() == "slurm" and slurm_nodes():
+        return min(TF_THREADS, max(node.cpus for node in slurm_nodes()))
+    return TF_THREADS
 
 
 def images_mb(n_samples):
     """MB of `n_samples` float32 patterns."""
-    return n_samples * config["geometry"]["pixels"] ** 2 * 4 / 2**20
+    return sizes.images_mb(n_samples, PIXELS)
 
 
 def small_mem_mb(wildcards, attempt):
@@ -47,7 +77,7 @@ def small_mem_mb(wildcards, attempt):
 
 def store_mem_mb(wildcards, attempt):
     """Jobs that read the store (validation, plots, encoding): one copy of it, twice over."""
-    return int(1000 + 2 * images_mb(config["dataset"]["n_samples"])) * attempt
+    return sizes.store_mem_mb(config["dataset"]["n_samples"], PIXELS) * attempt
 
 
 def store_runtime_min(wildcards, attempt):
@@ -57,17 +87,15 @@ def store_runtime_min(wildcards, attempt):
 
 def simulate_runtime_min(wildcards, attempt):
     """One chunk: ~0.2 s per pattern per 1024² fine grid (LightPipes Forvard), at least 30."""
-    fine = config["geometry"]["pixels"] * config["simulation"].get("oversample", 4)
+    fine = PIXELS * config["simulation"].get("oversample", 4)
     seconds = PLAN.chunk_size * 0.2 * (fine / 1024) ** 2
     return max(30, int(10 + 5 * seconds / 60)) * attempt
 
 
 def simulate_mem_mb(wildcards, attempt):
-    """Memory of one simulation job: the chunk's images plus LightPipes' fine complex grid."""
-    n = config["geometry"]["pixels"]
-    fine = n * config["simulation"].get("oversample", 4)
-    grid_mb = fine * fine * 16 * 8 / 2**20
-    return int(500 + 3 * images_mb(PLAN.chunk_size) + grid_mb) * attempt
+    """One simulation job: the chunk's images plus LightPipes' fine complex grid."""
+    oversample = config["simulation"].get("oversample", 4)
+    return sizes.simulate_mem_mb(PLAN.chunk_size, PIXELS, oversample) * attempt
 
 
 def dataset_outputs():
@@ -80,8 +108,9 @@ def dataset_outputs():
 
 def train_mem_mb(wildcards, attempt):
     """The train + validation images in memory (float32), the model and its optimizer state."""
-    split_mb = images_mb(config["train"]["n_train"] + config["train"]["n_val"])
-    return int(3000 + 3 * split_mb) * attempt
+    tr = config["train"]
+    mb = sizes.train_mem_mb(tr["n_train"], tr["n_val"], PIXELS, tr.get("latent_dim", 1))
+    return mb * attempt
 
 
 def train_runtime_min(wildcards, attempt):
@@ -136,11 +165,9 @@ def evaluated(resource, threads=1):
         return None
 
 
-def check_job_resources():
-    """Stop before any job on resources that cannot work: threads < 1, mem_mb or runtime <= 0,
-    a SLURM partition the cluster does not have (checked where `sinfo` answers, in the main
-    process only). Sees the values of the rules after profiles, --set-resources, --set-threads
-    and --default-resources are applied."""
+def rule_resources():
+    """{rule: (threads, {resource: value})} for attempt 1, after profiles, --set-resources,
+    --set-threads and --default-resources are applied."""
     rules = {}
     for spec in workflow.rules:
         threads = evaluated(spec.resources["_cores"])
@@ -150,7 +177,49 @@ def check_job_resources():
             if not name.startswith("_")
         }
         rules[spec.name] = (threads, values)
+    return rules
+
+
+def check_job_resources():
+    """Stop before any job on resources that cannot work: threads < 1, mem_mb or runtime <= 0,
+    a SLURM partition the cluster does not have (checked where `sinfo` answers, in the main
+    process only)."""
+    rules = rule_resources()
     wants_partition = any(v.get("slurm_partition") for _, v in rules.values())
-    main_process = not (workflow.remote_exec or workflow.subprocess_exec)
-    partitions = slurm_partitions() if wants_partition and main_process else None
+    partitions = slurm_partitions() if wants_partition and MAIN_PROCESS else None
     check_resources(rules, partitions)
+
+
+def check_sizes():
+    """Say what the config implies (dry runs too) and stop a dataset store that cannot fit on
+    the disk of results/, before any job (main process only)."""
+    if not MAIN_PROCESS:
+        return
+    logger.info(sizes.summary(config))
+    problem = sizes.disk_problem(
+        sizes.store_bytes(config["dataset"]["n_samples"], PIXELS),
+        sizes.directory_bytes(STORE),
+        sizes.free_disk_bytes(STORE),
+        where=STORE,
+    )
+    if problem:
+        raise WorkflowError(problem)
+
+
+def check_machine_fits():
+    """Once the executor is known (onstart, real runs only): a local job must fit in this
+    machine's memory; a SLURM job's threads and memory in the largest node of its partition.
+    """
+    rules = rule_resources()
+    if executor_name() == "local":
+        ram_mb = sizes.machine_memory_mb()
+        problems = sizes.memory_problems(rules, ram_mb) if ram_mb else []
+    elif executor_name() == "slurm":
+        problems = sizes.node_problems(rules, slurm_nodes())
+    else:
+        problems = []
+    if problems:
+        raise WorkflowError(
+            "jobs that cannot run here (estimates from the config; override with "
+            "--set-resources / --set-threads):\n  " + "\n  ".join(problems)
+        )

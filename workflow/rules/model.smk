@@ -21,7 +21,7 @@ rule train:
         "benchmarks/train.tsv"
     conda:
         "../envs/training.yaml"
-    threads: TF_THREADS
+    threads: tf_threads
     resources:
         mem_mb=train_mem_mb,
         runtime=train_runtime_min,
@@ -61,7 +61,7 @@ rule encode:
         "benchmarks/encode.tsv"
     conda:
         "../envs/training.yaml"
-    threads: TF_THREADS
+    threads: tf_threads
     resources:
         mem_mb=store_mem_mb,
         runtime=store_runtime_min,
@@ -88,7 +88,7 @@ rule decode_grid:
         "benchmarks/decode_grid.tsv"
     conda:
         "../envs/training.yaml"
-    threads: TF_THREADS
+    threads: tf_threads
     resources:
         mem_mb=2000,
         runtime=20,

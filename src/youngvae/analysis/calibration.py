@@ -10,7 +10,7 @@ import pandas as pd
 from scipy.interpolate import PchipInterpolator
 from scipy.optimize import isotonic_regression
 
-from youngvae.analysis.latent import correlations
+from youngvae.analysis.latent import correlations, finite_pairs
 
 
 @dataclass(frozen=True)
@@ -103,14 +103,7 @@ def fit_calibration(z_train: Any, lam_train: Any, n_knots: int = 32) -> Calibrat
     """
     if n_knots < 1:
         raise ValueError(f"n_knots: must be >= 1, got {n_knots}")
-    z = np.asarray(z_train, dtype=np.float64).reshape(-1)
-    lam = np.asarray(lam_train, dtype=np.float64).reshape(-1)
-    if z.shape != lam.shape:
-        raise ValueError(
-            f"lam_train: length {lam.shape[0]} differs from z_train length {z.shape[0]}"
-        )
-    ok = np.isfinite(z) & np.isfinite(lam)
-    z, lam = z[ok], lam[ok]
+    z, lam = finite_pairs(z_train, lam_train, "z_train", "lam_train")
     if z.size == 0:
         raise ValueError("z_train: no finite (z, lambda) pairs to fit")
 

@@ -79,20 +79,24 @@ def _is_constant(a: np.ndarray) -> bool:
     return a.size == 0 or bool(np.all(a == a[0]))
 
 
+def finite_pairs(x: Any, y: Any, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` as flat float64 arrays of equal length, without the pairs where either is
+    not finite; a ValueError naming ``y_name`` when the lengths differ."""
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if x.shape != y.shape:
+        raise ValueError(f"{y_name}: length {y.shape[0]} differs from {x_name} length {x.shape[0]}")
+    ok = np.isfinite(x) & np.isfinite(y)
+    return x[ok], y[ok]
+
+
 def correlations(z: Any, wavelength: Any) -> dict[str, float]:
     """Pearson and Spearman correlation of ``z`` with ``wavelength``.
 
     Returns ``nan`` (without warnings) when fewer than 2 finite pairs exist or
     either input is constant (e.g. a collapsed latent).
     """
-    z = np.asarray(z, dtype=np.float64).reshape(-1)
-    w = np.asarray(wavelength, dtype=np.float64).reshape(-1)
-    if z.shape != w.shape:
-        raise ValueError(
-            f"wavelength: length {w.shape[0]} differs from z length {z.shape[0]}"
-        )
-    ok = np.isfinite(z) & np.isfinite(w)
-    z, w = z[ok], w[ok]
+    z, w = finite_pairs(z, wavelength, "z", "wavelength")
     if z.size < 2 or _is_constant(z) or _is_constant(w):
         return {"pearson": math.nan, "spearman": math.nan}
     pearson = float(stats.pearsonr(z, w).statistic)

@@ -66,6 +66,13 @@ def _images_3d(name: str, images: Any) -> np.ndarray:
     return x
 
 
+def _one_per(name: str, values: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``values`` when it has one entry per z, else a ValueError naming ``name``."""
+    if values.shape[0] != z.shape[0]:
+        raise ValueError(f"{name}: expected {z.shape[0]} entries (one per z), got {values.shape[0]}")
+    return values
+
+
 def _hue_order(splits: pd.Series) -> list[str]:
     present = list(pd.unique(splits.astype(str)))
     return [s for s in SPLIT_ORDER if s in present] + sorted(
@@ -310,20 +317,10 @@ def plot_zgrid(
         raise ValueError(
             f"images: expected {zz.shape[0]} images (one per z), got {dec.shape[0]}"
         )
-    sim = None
-    if simulated is not None:
-        sim = _images_3d("simulated", simulated)
-        if sim.shape[0] != zz.shape[0]:
-            raise ValueError(
-                f"simulated: expected {zz.shape[0]} images, got {sim.shape[0]}"
-            )
+    sim = None if simulated is None else _one_per("simulated", _images_3d("simulated", simulated), zz)
     lam = None
     if wavelengths_nm is not None:
-        lam = np.asarray(wavelengths_nm, dtype=np.float64).reshape(-1)
-        if lam.shape[0] != zz.shape[0]:
-            raise ValueError(
-                f"wavelengths_nm: expected {zz.shape[0]} values, got {lam.shape[0]}"
-            )
+        lam = _one_per("wavelengths_nm", np.asarray(wavelengths_nm, dtype=np.float64).reshape(-1), zz)
     window = light_window(dec if sim is None else np.concatenate([dec, sim]))
     if coords_m is not None:
         ext = _window_extent_mm(coords_m, window)

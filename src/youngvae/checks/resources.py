@@ -66,18 +66,23 @@ def partition_problems(
     ]
 
 
-def slurm_partitions() -> list[str] | None:
-    """Partitions of the reachable SLURM cluster, or None without one (no sinfo, no answer)."""
-    sinfo = shutil.which("sinfo")
-    if sinfo is None:
+def sinfo(fmt: str) -> str | None:
+    """``sinfo -h -o FMT`` of the reachable SLURM cluster, or None without one (no sinfo, no answer)."""
+    exe = shutil.which("sinfo")
+    if exe is None:
         return None
     try:
-        out = subprocess.run(
-            [sinfo, "-h", "-o", "%R"], capture_output=True, text=True, timeout=30, check=True
+        return subprocess.run(
+            [exe, "-h", "-o", fmt], capture_output=True, text=True, timeout=30, check=True
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
-    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def slurm_partitions() -> list[str] | None:
+    """Partitions of the reachable SLURM cluster, or None without one (no sinfo, no answer)."""
+    out = sinfo("%R")
+    return None if out is None else [line.strip() for line in out.splitlines() if line.strip()]
 
 
 def check_resources(

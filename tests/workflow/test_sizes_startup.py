@@ -1,0 +1,53 @@
+"""Configs no job could finish stop at start-up with the estimate in the message, results/ kept."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from youngvae.testing import QUICK, snakemake
+
+pytestmark = pytest.mark.slow
+
+
+def _write(workdir, name, cfg):
+    path = workdir / name
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+def test_pixels_beyond_the_cap_are_refused_by_the_schema(workflow_copy):
+    bad = _write(workflow_copy, "bad.yaml", {"geometry": {"pixels": 200000}})
+    out = snakemake(workflow_copy, "-n", "--configfile", bad, check=False)
+    assert out.returncode != 0
+    assert "200000 is greater than the maximum of 4096" in out.stdout + out.stderr
+
+
+def test_a_store_larger_than_the_disk_stops_even_a_dry_run(workflow_copy):
+    keep = workflow_copy / "results" / "keep.txt"
+    keep.parent.mkdir(parents=True)
+    keep.write_text("precious")
+    bad = _write(workflow_copy, "bad.yaml", {"geometry": {"pixels": 4096},
+                                             "dataset": {"n_samples": 3_000_000, "chunk_size": 1000}})
+    out = snakemake(workflow_copy, "-n", "--configfile", bad, check=False)
+    err = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert "the dataset store needs 183 TiB (results/dataset.zarr)" in err, err
+    assert keep.read_text() == "precious"
+
+
+def test_the_dry_run_states_the_sizes(workflow_copy):
+    out = snakemake(workflow_copy, "-n", "--configfile", str(QUICK))
+    assert "sizes implied by the config: dataset store 640 KiB (40 × 64² float32)" in out.stderr
+
+
+def test_a_job_larger_than_this_machine_stops_before_any_job(workflow_copy):
+    cfg = yaml.safe_load(QUICK.read_text())
+    cfg["geometry"]["pixels"] = 4096  # the VAE alone: 9.1 G parameters, ~200 GiB to train
+    big = _write(workflow_copy, "big.yaml", cfg)
+    out = snakemake(workflow_copy, "results/train/history.csv", "--cores", "1", "--configfile", big,
+                    check=False)
+    err = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert "rule train: needs mem_mb=" in err and "but this machine has" in err, err
+    assert not (workflow_copy / "results").exists()
