@@ -38,7 +38,7 @@ def test_a_store_larger_than_the_disk_stops_even_a_dry_run(workflow_copy):
 
 def test_the_dry_run_states_the_sizes(workflow_copy):
     out = snakemake(workflow_copy, "-n", "--configfile", str(QUICK))
-    assert "sizes implied by the config: dataset store 640 KiB (40 × 64² float32)" in out.stderr
+    assert "sizes implied by the config: dataset store 640 KiB (40 × 64² float32)" in out.stdout + out.stderr
 
 
 def test_a_job_larger_than_this_machine_stops_before_any_job(workflow_copy):
