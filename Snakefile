@@ -30,6 +30,7 @@ include: "workflow/rules/dataset.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/benchmark.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/studies.smk"
 
 
 # Every rule's threads and resources, after profiles and --set-resources: fail before any job.

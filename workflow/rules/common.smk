@@ -1,12 +1,15 @@
 # Helpers shared by every stage: config checks, the chunk plan, input functions, resources.
 import functools
+import os
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
+from snakemake.utils import validate
 
 from youngvae.checks.config import check_config
 from youngvae.checks import sizes
 from youngvae.checks.resources import check_resources, sinfo, slurm_partitions
+from youngvae.checks.studies import expand_studies, varied_keys
 from youngvae.physics.plan import ChunkPlan
 
 # Cross-key checks (min < max, chunk_size divides n_samples, ...): fail before any job runs.
@@ -223,3 +226,76 @@ def check_machine_fits():
             "jobs that cannot run here (estimates from the config; override with "
             "--set-resources / --set-threads):\n  " + "\n  ".join(problems)
         )
+
+
+# ---- studies (workflow/rules/studies.smk) -------------------------------------------------
+def check_run_config(run_config):
+    """One study run's config: the main schema, then the cross-key checks."""
+    validate(
+        run_config,
+        os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"),
+    )
+    check_config(run_config)
+
+
+STUDIES = expand_studies(config, check_run_config)
+RUNS = {(run.study, run.name): run for runs in STUDIES.values() for run in runs}
+
+
+wildcard_constraints:
+    study=r"[A-Za-z_][A-Za-z0-9_]*",
+    run=r"[^/]+=[^/]+",
+
+
+def run_config(wildcards):
+    """The complete config of one study run (the main config with its overrides)."""
+    return RUNS[(wildcards.study, wildcards.run)].config(config)
+
+
+def run_section(section):
+    """A params function: one section of a study run's config (a change of that section in the
+    main config reruns the run only where the run does not override the changed key)."""
+
+    def params(wildcards):
+        return run_config(wildcards)[section]
+
+    return params
+
+
+def study_checkpoint_dir(wildcards):
+    return f"results/studies/{wildcards.study}/{wildcards.run}/train/checkpoint"
+
+
+def study_train_mem_mb(wildcards, attempt):
+    tr = run_config(wildcards)["train"]
+    mb = sizes.train_mem_mb(tr["n_train"], tr["n_val"], PIXELS, tr.get("latent_dim", 1))
+    return mb * attempt
+
+
+def study_train_runtime_min(wildcards, attempt):
+    tr = run_config(wildcards)["train"]
+    per_epoch_s = 60 * (PIXELS / 256) ** 2 * (tr["n_train"] / 2048)
+    return int(10 + tr["epochs"] * per_epoch_s / 60 * 2) * attempt
+
+
+def study_run_files(wildcards):
+    """The files of every run of one study that its summary reads, keyed by '<kind>/<run>'."""
+    files = {}
+    for run in STUDIES[wildcards.study]:
+        base = f"results/studies/{wildcards.study}/{run.name}"
+        files[f"history/{run.name}"] = f"{base}/train/history.csv"
+        files[f"encode/{run.name}"] = f"{base}/encode/metrics.json"
+        files[f"decode/{run.name}"] = f"{base}/decode/metrics.json"
+        files[f"benchmark/{run.name}"] = (
+            f"benchmarks/studies/{wildcards.study}/{run.name}/train.tsv"
+        )
+    return files
+
+
+def study_keys(wildcards):
+    return varied_keys(STUDIES[wildcards.study])
+
+
+def study_run_overrides(wildcards):
+    """[[run name, {dotted key: value}], ...]: a param, so adding a run reruns the summary."""
+    return [[run.name, dict(run.overrides)] for run in STUDIES[wildcards.study]]

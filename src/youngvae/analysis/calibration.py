@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -28,6 +29,8 @@ class Calibration:
     z_min: float
     z_max: float
     n_train: int
+    #: the latent dimension the calibration reads (z_mean_<unit>)
+    unit: int = 0
 
     def __post_init__(self) -> None:
         kz = tuple(float(v) for v in self.knots_z)
@@ -42,6 +45,7 @@ class Calibration:
         object.__setattr__(self, "z_min", float(self.z_min))
         object.__setattr__(self, "z_max", float(self.z_max))
         object.__setattr__(self, "n_train", int(self.n_train))
+        object.__setattr__(self, "unit", int(self.unit))
 
     @property
     def is_constant(self) -> bool:
@@ -72,6 +76,7 @@ class Calibration:
             "z_min": self.z_min,
             "z_max": self.z_max,
             "n_train": self.n_train,
+            "unit": self.unit,
         }
 
     @classmethod
@@ -83,6 +88,7 @@ class Calibration:
             z_min=float(d["z_min"]),
             z_max=float(d["z_max"]),
             n_train=int(d["n_train"]),
+            unit=int(d.get("unit", 0)),  # files written before latent_dim > 1: unit 0
         )
 
 
@@ -158,11 +164,13 @@ def fit_calibration_from_table(
     latent: str = "z_mean_0",
     n_knots: int = 32,
 ) -> Calibration:
-    """:func:`fit_calibration` on ``table[latent]`` vs ``wavelength_m`` of one split."""
+    """:func:`fit_calibration` on ``table[latent]`` vs ``wavelength_m`` of one split; the
+    calibration records which unit (``z_mean_<unit>``) it reads."""
     sub = table[table["split"] == split]
     if len(sub) == 0:
         raise ValueError(f"split: no rows with split == {split!r}")
-    return fit_calibration(
+    fitted = fit_calibration(
         sub[latent].to_numpy(), sub["wavelength_m"].to_numpy(), n_knots=n_knots
     )
+    return dataclasses.replace(fitted, unit=int(latent.rsplit("_", 1)[1]))
 

@@ -39,13 +39,13 @@ __all__ = [
 ]
 
 
-def _new_figure(figsize: tuple[float, float], layout: str | None = None) -> Figure:
+def new_figure(figsize: tuple[float, float], layout: str | None = None) -> Figure:
     fig = Figure(figsize=figsize, dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
 
-def _save(fig: Figure, path: str | os.PathLike) -> str | os.PathLike:
+def save_figure(fig: Figure, path: str | os.PathLike) -> str | os.PathLike:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(p, dpi=DPI, format="png")
@@ -161,7 +161,7 @@ def plot_example_patterns(
     ext = _window_extent_mm(y_m, window)
     note = _crop_note(y_m, window)
 
-    fig = _new_figure((2.9 * k + 1.0, 6.2), layout="constrained")
+    fig = new_figure((2.9 * k + 1.0, 6.2), layout="constrained")
     axes = fig.subplots(2, k, squeeze=False, gridspec_kw={"height_ratios": [3, 2]})
     for c, i in enumerate(indices):
         ax = axes[0, c]
@@ -185,7 +185,7 @@ def plot_example_patterns(
         axp.set_ylim(-0.02, max(1.02, float(np.max(prof)) * 1.02))
     fig.colorbar(image, ax=axes[0, :].tolist(), label=INTENSITY_LABEL, shrink=0.9)
     fig.suptitle("Young double-aperture patterns (apertures along y)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------- #
@@ -204,7 +204,7 @@ def plot_wavelength_histogram(
     legend): the same object that drew the plan, so the curve cannot disagree with it.
     """
     lam_nm = np.asarray(wavelength_m, dtype=np.float64).reshape(-1) * 1e9
-    fig = _new_figure((6.0, 4.0))
+    fig = new_figure((6.0, 4.0))
     ax = fig.add_subplot(1, 1, 1)
     ax.hist(
         lam_nm,
@@ -230,7 +230,7 @@ def plot_wavelength_histogram(
     ax.set_title("Wavelength distribution")
     ax.legend(loc="best", fontsize="small")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------- #
@@ -263,7 +263,7 @@ def plot_loss_curves(
             panels.append((title, col, vcol))
     if not panels:
         raise ValueError(f"history_df: no loss columns found among {list(df.columns)}")
-    fig = _new_figure((4.2 * len(panels), 3.6))
+    fig = new_figure((4.2 * len(panels), 3.6))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (title, col, vcol) in zip(axes, panels):
         values = []
@@ -288,7 +288,7 @@ def plot_loss_curves(
         ax.grid(alpha=0.3, which="both")
         ax.legend(loc="best", fontsize="small")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------- #
@@ -333,7 +333,7 @@ def plot_zgrid(
     nblocks = -(-n // ncols)
     rows_per_block = 2 if sim is not None else 1
     nrows = nblocks * rows_per_block
-    fig = _new_figure((1.7 * ncols + 1.4, 1.9 * nrows + 1.0), layout="constrained")
+    fig = new_figure((1.7 * ncols + 1.4, 1.9 * nrows + 1.0), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax in axes.ravel():
         ax.set_axis_off()
@@ -362,7 +362,7 @@ def plot_zgrid(
     fig.colorbar(image, ax=axes.ravel().tolist(), label="intensity (0–1)", shrink=0.8)
     fig.suptitle(f"Decoder output along the latent axis (each panel: {shown}, x and y)",
                  fontsize="medium")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------- #
@@ -378,7 +378,7 @@ def plot_latent_histogram(
     (per-split densities, so splits of different size are comparable)."""
     df = table[[latent, "split"]].copy()
     df["split"] = df["split"].astype(str)
-    fig = _new_figure((6.0, 4.0))
+    fig = new_figure((6.0, 4.0))
     ax = fig.add_subplot(1, 1, 1)
     sns.histplot(
         data=df,
@@ -396,7 +396,7 @@ def plot_latent_histogram(
     ax.set_ylabel("density")
     ax.set_title("Latent distribution")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------- #
@@ -416,7 +416,7 @@ def plot_z_vs_wavelength(
     df["wavelength_nm"] = df["wavelength_m"].astype(float) * 1e9
     if len(df) > max_points:
         df = df.sample(n=max_points, random_state=0)
-    fig = _new_figure((6.0, 4.5))
+    fig = new_figure((6.0, 4.5))
     ax = fig.add_subplot(1, 1, 1)
     sns.scatterplot(
         data=df,
@@ -446,4 +446,4 @@ def plot_z_vs_wavelength(
     ax.set_ylabel("wavelength λ [nm]")
     ax.set_title("Latent vs wavelength")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

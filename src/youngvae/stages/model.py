@@ -54,11 +54,15 @@ def train(
     """Train the VAE on the store's train split; resumable through `checkpoint_dir`."""
     from youngvae.vae.training import TrainConfig
 
-    seed = int(dataset["seed"])
+    # The split is tied to dataset.seed; train.seed (None: dataset.seed) seeds the initial
+    # weights, the sampling noise and the shuffling.
+    split_seed = int(dataset["seed"])
+    train_seed = split_seed if train.get("seed") is None else int(train["seed"])
     cfg = TrainConfig.from_dict(
-        {k: v for k, v in train.items() if k not in ("n_train", "n_val")} | {"seed": seed}
+        {k: v for k, v in train.items() if k not in ("n_train", "n_val", "seed")}
+        | {"seed": train_seed}
     )
-    split = load_split(store_path, train, seed)
+    split = load_split(store_path, train, split_seed)
     t0 = time.perf_counter()
     x_train = store.read_complete_images(store_path, split.index[split["split"] == "train"])
     x_val = store.read_complete_images(store_path, split.index[split["split"] == "val"])
@@ -118,13 +122,16 @@ def encode(
     table = latent.latent_table(
         np.arange(len(wavelengths)), wavelengths, split["split"].to_numpy(), z_mean, z_log_var
     )
-    calibration = calib.fit_calibration_from_table(table)
-    metrics = latent.encode_metrics(table, calibration)
+    usage = latent.latent_usage(table)
+    unit = f"z_mean_{usage['unit']}"  # the active unit most correlated with λ (train split)
+    calibration = calib.fit_calibration_from_table(table, latent=unit)
+    metrics = latent.encode_metrics(table, calibration, latent=unit) | usage
+    metrics["collapsed"] = bool(metrics["latent_collapsed"] or usage["active_units"] == 0)
     table.to_csv(latent_path, index=False, float_format="%.9g")
     write_json(metrics_path, metrics)
     write_json(calibration_path, calibration.to_dict())
-    plots.plot_latent_histogram(table, histogram_path)
-    plots.plot_z_vs_wavelength(table, calibration, scatter_path)
+    plots.plot_latent_histogram(table, histogram_path, latent=unit)
+    plots.plot_z_vs_wavelength(table, calibration, scatter_path, latent=unit)
     log(f"encode metrics: {json.dumps(json_safe(metrics))}")
     return metrics
 
@@ -151,7 +158,7 @@ def decode_grid(
     decoder = load_decoder(model_path)
     latent_dim = decoder.inputs[0].shape[-1]
     z_full = np.zeros((len(z), latent_dim), dtype=np.float32)
-    z_full[:, 0] = z  # the grid walks the first latent axis; others stay at the prior mean
+    z_full[:, calibration.unit] = z  # the grid walks the calibrated unit; others stay at the prior mean
     decoded = zgrid.decode_in_batches(
         lambda b: np.asarray(decoder.predict_on_batch(b)), z_full
     )

@@ -144,3 +144,41 @@ def test_table_roundtrip_dataframe():
     )
     assert isinstance(t, pd.DataFrame)
     assert t["sample"].tolist() == ["a", "b"]
+
+
+def _two_unit_table(n=400, seed=0):
+    """Unit 0 inactive (posterior = prior), unit 1 encodes λ."""
+    rng = np.random.default_rng(seed)
+    lam = rng.uniform(400e-9, 900e-9, n)
+    z1 = (lam - 650e-9) / 1e-7 + rng.normal(0, 0.02, n)
+    zm = np.stack([np.zeros(n), z1], 1)
+    zl = np.stack([np.zeros(n), np.full(n, -4.0)], 1)
+    split = np.where(np.arange(n) < 250, "train", "val")
+    return A.latent_table(np.arange(n), lam, split, zm, zl), lam
+
+
+def test_kl_per_dim_is_the_closed_form_gaussian_kl():
+    table, _ = _two_unit_table()
+    val = table[table["split"] == "val"]
+    kl = A.kl_per_dim(table)
+    assert kl[0] == pytest.approx(0.0, abs=1e-12)  # N(0, 1) against N(0, 1)
+    expected = np.mean(0.5 * (val["z_mean_1"] ** 2 + np.exp(-4.0) - 1 + 4.0))
+    assert kl[1] == pytest.approx(expected)
+
+
+def test_the_active_unit_most_correlated_with_lambda_is_read():
+    table, _ = _two_unit_table()
+    usage = A.latent_usage(table)
+    assert usage["latent_dim"] == 2 and usage["active_units"] == 1
+    assert usage["active_unit_indices"] == [1] and usage["unit"] == 1
+    # λ is linear in z_1 with 2 nm of noise: a 15-NN regression recovers it within a few nm
+    assert usage["regression_rmse_nm"] < 6
+
+
+def test_no_active_unit_falls_back_to_the_best_dimension_and_no_regression():
+    table, _ = _two_unit_table()
+    table["z_log_var_1"] = 0.0
+    table["z_mean_1"] = table["z_mean_1"] * 1e-3  # KL ~1e-6: inactive, but still ordered by λ
+    usage = A.latent_usage(table)
+    assert usage["active_units"] == 0 and usage["unit"] == 1
+    assert math.isnan(usage["regression_rmse_nm"])

@@ -1,0 +1,151 @@
+"""A study's runs side by side: one summary row per run, and the figures that compare them."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from youngvae.analysis.plots import new_figure, save_figure
+
+#: The summary's columns after the varied keys (a contract: users' scripts read them).
+SUMMARY_COLUMNS = (
+    "run",
+    "abs_spearman",
+    "pearson",
+    "calibration_rmse_nm",
+    "calibration_mae_nm",
+    "calibration_max_abs_err_nm",
+    "val_loss",
+    "val_reconstruction",
+    "val_kl",
+    "active_units",
+    "collapsed",
+    "decode_mean_ssim",
+    "train_seconds",
+    "peak_rss_mb",
+    "latent_dim",
+    "unit",
+    "regression_rmse_nm",
+)
+
+#: What the correlation and calibration columns read (stated in the HTML table too).
+COLUMN_NOTE = (
+    "abs_spearman, pearson and calibration_* read the active unit most correlated with λ on the "
+    "training split (column `unit`; scored on the validation split); regression_rmse_nm is a "
+    "15-nearest-neighbour regression z → λ over ALL active units (fitted on the training split, "
+    "scored on validation). A unit is active when its mean KL over the validation split exceeds "
+    "0.01 nats; collapsed = no active unit or a constant z. val_* = the last epoch's validation "
+    "losses; train_seconds and peak_rss_mb from Snakemake's benchmark of the run's train job."
+)
+
+
+TITLES = {
+    "abs_spearman": "|Spearman ρ(z, λ)|",
+    "calibration_rmse_nm": "calibration RMSE [nm]",
+    "val_reconstruction": "validation reconstruction loss",
+    "active_units": "active units (KL > 0.01 nats)",
+}
+
+
+def summary_row(
+    keys: Sequence[str],
+    overrides: Mapping[str, Any],
+    run: str,
+    encode: Mapping[str, Any],
+    decode: Mapping[str, Any],
+    history: pd.DataFrame,
+    benchmark: pd.DataFrame,
+) -> dict[str, Any]:
+    """One run's row: its varied keys (dotted names), then :data:`SUMMARY_COLUMNS`."""
+    last = history.iloc[-1]
+    row: dict[str, Any] = {key: overrides[key] for key in keys}
+    row.update(
+        run=run,
+        abs_spearman=encode.get("abs_spearman"),
+        pearson=encode.get("pearson"),
+        calibration_rmse_nm=encode.get("calibration_rmse_nm"),
+        calibration_mae_nm=encode.get("calibration_mae_nm"),
+        calibration_max_abs_err_nm=encode.get("calibration_max_abs_err_nm"),
+        val_loss=float(last["val_loss"]),
+        val_reconstruction=float(last["val_reconstruction"]),
+        val_kl=float(last["val_kl"]),
+        active_units=encode.get("active_units"),
+        collapsed=encode.get("collapsed", encode.get("latent_collapsed")),
+        decode_mean_ssim=decode.get("mean_ssim"),
+        train_seconds=float(benchmark["s"].iloc[0]) if "s" in benchmark else math.nan,
+        peak_rss_mb=float(benchmark["max_rss"].iloc[0]) if "max_rss" in benchmark else math.nan,
+        latent_dim=encode.get("latent_dim"),
+        unit=encode.get("unit"),
+        regression_rmse_nm=encode.get("regression_rmse_nm"),
+    )
+    return {k: (math.nan if v is None else v) for k, v in row.items()}
+
+
+def summary_table(keys: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=[*keys, *SUMMARY_COLUMNS])
+
+
+def _x_and_groups(keys: Sequence[str]) -> tuple[str, list[str]]:
+    """The key on the x axis (the first that is not a seed, else the seed) and the others."""
+    non_seed = [k for k in keys if not k.endswith(".seed")]
+    x = non_seed[0] if non_seed else keys[0]
+    return x, [k for k in keys if k != x and not k.endswith(".seed")]
+
+
+def plot_metrics_vs_keys(table: pd.DataFrame, keys: Sequence[str], path: str | os.PathLike,
+                         metrics: Sequence[str] = ("abs_spearman", "calibration_rmse_nm",
+                                                   "val_reconstruction", "active_units")):
+    """One panel per metric against the study's first non-seed key: the median over the other
+    runs of each value (seeds) as a line, their range as a band, one line per value of the
+    remaining non-seed keys."""
+    x, groups = _x_and_groups(keys)
+    fig = new_figure((4.0 * len(metrics), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    grouped = table.groupby(groups, dropna=False) if groups else [((), table)]
+    numeric_x = pd.api.types.is_numeric_dtype(table[x])
+    for ax, metric in zip(axes, metrics):
+        for label, sub in grouped:
+            stats = sub.groupby(x, sort=True)[metric].agg(["median", "min", "max"])
+            xs = stats.index.to_numpy() if numeric_x else np.arange(len(stats))
+            name = ", ".join(f"{g}={v}" for g, v in zip(groups, np.atleast_1d(label))) or "median"
+            ax.plot(xs, stats["median"], marker="o", label=name)
+            ax.fill_between(xs, stats["min"].astype(float), stats["max"].astype(float), alpha=0.2)
+            if not numeric_x:
+                ax.set_xticks(xs, [str(v) for v in stats.index])
+        if numeric_x and table[x].nunique() <= 12:
+            ax.set_xticks(sorted(table[x].unique()))
+        if metric == "active_units":
+            ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel(x)
+        ax.set_title(TITLES.get(metric, metric))
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize="small", title="line: median; band: min–max over seeds")
+    fig.suptitle(f"{len(table)} runs")
+    return save_figure(fig, path)
+
+
+def plot_seed_spread(table: pd.DataFrame, keys: Sequence[str], path: str | os.PathLike):
+    """|ρ| and calibration RMSE of every run, one column of points per setting (the non-seed
+    keys), so the spread one setting shows over seeds is visible at a glance."""
+    settings = [k for k in keys if not k.endswith(".seed")]
+    labels = (table[settings].astype(str).agg(", ".join, axis=1) if settings
+              else pd.Series(["all runs"] * len(table), index=table.index))
+    order = list(dict.fromkeys(labels))
+    fig = new_figure((max(6.0, 1.2 * len(order) + 3), 3.8), layout="constrained")
+    axes = fig.subplots(1, 2, squeeze=False)[0]
+    for ax, metric, title in ((axes[0], "abs_spearman", "|Spearman ρ(z, λ)|"),
+                              (axes[1], "calibration_rmse_nm", "calibration RMSE [nm]")):
+        for i, setting in enumerate(order):
+            values = table.loc[labels == setting, metric].astype(float).to_numpy()
+            ax.scatter(np.full(values.size, i), values, s=30, alpha=0.8)
+        ax.set_xticks(range(len(order)), order, rotation=30, ha="right", fontsize="small")
+        ax.set_xlabel(", ".join(settings) or "")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    fig.suptitle("One point per run (seeds side by side)")
+    return save_figure(fig, path)
