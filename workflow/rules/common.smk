@@ -257,7 +257,9 @@ def run_section(section):
     main config reruns the run only where the run does not override the changed key)."""
 
     def params(wildcards):
-        return run_config(wildcards)[section]
+        # sorted: Snakemake compares params by their text, and a --configfile that sets a key
+        # moves it in the merged mapping; the order must not look like a change
+        return dict(sorted(run_config(wildcards)[section].items()))
 
     return params
 
