@@ -147,6 +147,23 @@ def test_every_job_went_through_sbatch(slurm_run):
     assert list((workdir / ".snakemake/slurm_logs").rglob("*.log"))
 
 
+def test_each_training_of_a_study_is_its_own_slurm_job(slurm_run):
+    """The quick study on the finished quick run's dataset: every run's training, encoding and
+    decoding went out through sbatch, each training as a SLURM job of its own."""
+    workdir, _, _ = slurm_run
+    result = snakemake(workdir, "study_quick", *slurm_args())
+    log = result.stdout + result.stderr
+    trains = re.findall(r"rule study_train:\n(?:\s+.+\n)*?\s+jobid: (\d+)", log)
+    assert len(trains) == 4, log[-3000:]
+    submitted = dict(SUBMITTED.findall(log))
+    assert set(trains) <= set(submitted), (trains, submitted)
+    slurm_ids = {submitted[job] for job in trains}
+    assert len(slurm_ids) == 4
+    assert {slurm_state(jobid) for jobid in slurm_ids} == {"COMPLETED"}
+    summary = (workdir / "results/studies/quick/summary.csv").read_text().splitlines()
+    assert len(summary) == 1 + 4
+
+
 def test_unknown_partition_fails_before_any_job(slurm_cluster, tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     keep = workdir / "results" / "keep.txt"

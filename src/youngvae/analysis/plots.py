@@ -333,7 +333,7 @@ def plot_zgrid(
     nblocks = -(-n // ncols)
     rows_per_block = 2 if sim is not None else 1
     nrows = nblocks * rows_per_block
-    fig = new_figure((1.7 * ncols + 1.4, 1.9 * nrows + 1.0), layout="constrained")
+    fig = new_figure((1.6 * ncols + 1.2, 1.75 * nrows + 0.7), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax in axes.ravel():
         ax.set_axis_off()
