@@ -15,7 +15,7 @@ from youngvae.testing import QUICK, copy_workflow, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
 
-RUNS = ["latent_dim=1,seed=0", "latent_dim=1,seed=1", "latent_dim=2,seed=0", "latent_dim=2,seed=1"]
+RUNS = ["latent_dim=1__seed=0", "latent_dim=1__seed=1", "latent_dim=2__seed=0", "latent_dim=2__seed=1"]
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_a_new_value_runs_only_the_new_runs_and_the_summary(study_run, tmp_path)
     extra = _extra(study_run, tmp_path, {"studies": {"quick": {"train.latent_dim": [1, 2, 3],
                                                                "train.seed": [0, 1]}}})
     jobs = planned_jobs(study_run, "study_quick", "--configfile", str(QUICK), extra)
-    new = [f"{rule}[quick,latent_dim=3,seed={s}]" for s in (0, 1)
+    new = [f"{rule}[quick,latent_dim=3__seed={s}]" for s in (0, 1)
            for rule in ("study_train", "study_encode", "study_decode_grid")]
     assert jobs == sorted([*new, "summarize_study[quick]", "study_quick"])
 

@@ -8,8 +8,11 @@ product, every other key from the main config::
         train.latent_dim: [1, 2, 4]
         train.seed: [0, 1, 2]
 
-Each run has a readable, stable name built from the varied keys (``latent_dim=2,seed=1``; the
+Each run has a readable, stable name built from the varied keys (``latent_dim=2__seed=1``; the
 full dotted key where two varied keys share their last part) and a complete config of its own.
+The pairs are joined by ``__``, not by a comma: Snakemake hands a cluster job its wildcards as
+``--target-jobs rule:study=...,run=...`` and splits that at every comma (measured: with
+comma-joined names every study job failed on the local SLURM).
 Every value is checked with the main schema and the cross-key checks before any job runs; a
 problem names the study, the key and the value.
 """
@@ -32,6 +35,8 @@ VARIABLE_SECTIONS = ("train", "decode")
 DATASET_SECTIONS = ("dataset", "geometry", "simulation")
 #: Study names are Snakemake rule-name suffixes (``study_<name>``) and path components.
 STUDY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Joins the key=value pairs of a run name.
+RUN_SEP = "__"
 
 
 class StudyError(ConfigError):
@@ -99,10 +104,11 @@ def _check_key(study: str, key: Any, values: Any, base: Mapping) -> str:
         raise StudyError(f"study {study!r}: key {dotted!r} needs a non-empty list of values, got {values!r}")
     for value in values:
         text = format_value(value)
-        if not text or "/" in text or "," in text or "=" in text or text != text.strip():
+        if (not text or text != text.strip()
+                or any(bad in text for bad in ("/", ",", "=", RUN_SEP, ":", " "))):
             raise StudyError(
                 f"study {study!r}: value {value!r} of key {dotted!r} cannot be part of a run name "
-                "(no '/', ',', '=' or surrounding spaces)"
+                f"(no '/', ',', '=', ':', {RUN_SEP!r} or spaces)"
             )
     return dotted
 
@@ -126,7 +132,7 @@ def expand_study(study: str, spec: Any, base: Mapping) -> list[Run]:
     runs, names = [], {}
     for combo in itertools.product(*(spec_values(spec, k) for k in keys)):
         overrides = tuple(zip(keys, combo))
-        name = ",".join(f"{labels[k]}={format_value(v)}" for k, v in overrides)
+        name = RUN_SEP.join(f"{labels[k]}={format_value(v)}" for k, v in overrides)
         if name in names:
             raise StudyError(
                 f"study {study!r}: two runs would be named {name!r} ({dict(names[name])} and "

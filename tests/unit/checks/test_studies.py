@@ -27,8 +27,8 @@ def expand(studies, check=accept):
 def test_runs_are_the_cartesian_product_with_readable_stable_names():
     runs = expand({"latent_size": {"train.latent_dim": [1, 2, 4], "train.seed": [0, 1]}})["latent_size"]
     assert [r.name for r in runs] == [
-        "latent_dim=1,seed=0", "latent_dim=1,seed=1", "latent_dim=2,seed=0",
-        "latent_dim=2,seed=1", "latent_dim=4,seed=0", "latent_dim=4,seed=1",
+        "latent_dim=1__seed=0", "latent_dim=1__seed=1", "latent_dim=2__seed=0",
+        "latent_dim=2__seed=1", "latent_dim=4__seed=0", "latent_dim=4__seed=1",
     ]
     assert varied_keys(runs) == ["train.latent_dim", "train.seed"]
     cfg = runs[3].config(BASE)
@@ -38,10 +38,10 @@ def test_runs_are_the_cartesian_product_with_readable_stable_names():
 
 def test_float_values_read_plainly_and_shared_last_parts_use_the_dotted_key():
     runs = expand({"kl": {"train.beta": [0.25, 1.0], "decode.grid": ["paper", "latent"]}})["kl"]
-    assert [r.name for r in runs][:2] == ["beta=0.25,grid=paper", "beta=0.25,grid=latent"]
-    assert runs[2].name == "beta=1,grid=paper"
+    assert [r.name for r in runs][:2] == ["beta=0.25__grid=paper", "beta=0.25__grid=latent"]
+    assert runs[2].name == "beta=1__grid=paper"
     runs = expand({"both": {"train.seed": [0], "decode.seed": [1]}})["both"]
-    assert runs[0].name == "train.seed=0,decode.seed=1"
+    assert runs[0].name == "train.seed=0__decode.seed=1"
 
 
 def test_no_studies_is_no_runs():
