@@ -66,6 +66,12 @@ def _images_3d(name: str, images: Any) -> np.ndarray:
     return x
 
 
+def _latent_label(latent: str) -> str:
+    """'z (posterior mean)', naming the unit when the latent has several (z_mean_<unit>)."""
+    unit = latent.rsplit("_", 1)[-1]
+    return "z (posterior mean)" if unit == "0" else f"z of unit {unit} (posterior mean)"
+
+
 def _one_per(name: str, values: np.ndarray, z: np.ndarray) -> np.ndarray:
     """``values`` when it has one entry per z, else a ValueError naming ``name``."""
     if values.shape[0] != z.shape[0]:
@@ -392,7 +398,7 @@ def plot_latent_histogram(
         bins=bins,
         ax=ax,
     )
-    ax.set_xlabel("z (posterior mean)")
+    ax.set_xlabel(_latent_label(latent))
     ax.set_ylabel("density")
     ax.set_title("Latent distribution")
     fig.tight_layout()
@@ -442,7 +448,7 @@ def plot_z_vs_wavelength(
             label="calibration",
         )
         ax.legend(loc="best", fontsize="small")
-    ax.set_xlabel("z (posterior mean)")
+    ax.set_xlabel(_latent_label(latent))
     ax.set_ylabel("wavelength λ [nm]")
     ax.set_title("Latent vs wavelength")
     fig.tight_layout()
