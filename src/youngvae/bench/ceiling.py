@@ -166,7 +166,7 @@ def epoch_floor_s(flop_per_sample: float, n_samples: int, peak_gflops: float) ->
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m youngvae.bench.ceiling", description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, os.cpu_count() or 1])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--target-s", type=float, default=0.2, help="seconds per single run")

@@ -120,7 +120,7 @@ def _pct(x) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m youngvae.bench.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--pair", nargs=2, action="append", required=True,
                         metavar=("CANDIDATE", "REFERENCE"), help="two results/ directories")
     parser.add_argument("--label", action="append", help="one label per --pair (default: pair N)")

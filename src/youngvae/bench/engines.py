@@ -79,7 +79,7 @@ def accuracy(geometry: optics.Geometry) -> dict:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m youngvae.bench.engines", description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=32, help="patterns per timed run (default 32)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per engine (default 3)")
     args = parser.parse_args(argv)
