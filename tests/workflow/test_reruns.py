@@ -28,7 +28,7 @@ def chunks(n: int) -> list[str]:
 
 
 REPORT = ["tabulate_results", "all"]  # downstream of every model job (metrics, benchmarks)
-MODEL = ["train", "encode", "decode_grid", *REPORT]
+MODEL = ["train", "encode", "decode_grid", "compare_generated", *REPORT]
 
 
 def dataset(n_chunks: int) -> list[str]:
@@ -118,7 +118,7 @@ def test_edited_script_reruns_its_rule_and_downstream(quick_run, tmp_path):
     workdir = copy_run(quick_run, tmp_path)
     script = workdir / "workflow" / "scripts" / "encode.py"
     script.write_text(script.read_text() + "# edited\n")  # newer than encode's outputs
-    expected = ["encode", "decode_grid", *REPORT]
+    expected = ["encode", "decode_grid", "compare_generated", *REPORT]
     assert planned_jobs(workdir, "--configfile", str(QUICK)) == sorted(expected)
     # It is Snakemake's code trigger (script newer than the outputs): without it, nothing.
     others = ("mtime", "params", "input", "software-env")

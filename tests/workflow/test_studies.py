@@ -36,7 +36,7 @@ def test_the_quick_study_writes_one_summary_row_per_run(study_run):
     assert table["active_units"].between(0, table["latent_dim"]).all()
     for run in RUNS:
         for path in ("model/vae.keras", "train/history.csv", "encode/latent.csv",
-                     "encode/metrics.json", "decode/metrics.json"):
+                     "encode/metrics.json", "decode/metrics.json", "generated/generated_vs_real.json"):
             assert (base / run / path).is_file(), (run, path)
     # the training seed changes the weights; the split stays tied to dataset.seed
     split0 = pd.read_csv(base / RUNS[0] / "train/split.csv")
@@ -67,7 +67,7 @@ def test_a_new_value_runs_only_the_new_runs_and_the_summary(study_run, tmp_path)
                                                                "train.seed": [0, 1]}}})
     jobs = planned_jobs(study_run, "study_quick", "--configfile", str(QUICK), extra)
     new = [f"{rule}[quick,latent_dim=3__seed={s}]" for s in (0, 1)
-           for rule in ("study_train", "study_encode", "study_decode_grid")]
+           for rule in ("study_train", "study_encode", "study_decode_grid", "study_compare_generated")]
     assert jobs == sorted([*new, "summarize_study[quick]", "study_quick"])
 
 
@@ -77,7 +77,7 @@ def test_main_config_keys_rerun_a_study_only_where_the_run_does_not_override_the
     shared = _extra(study_run, tmp_path, {"train": {"beta": 0.5}})
     jobs = planned_jobs(study_run, "study_quick", "--configfile", str(QUICK), shared)
     runs = [f"{rule}[quick,{run}]" for run in RUNS
-            for rule in ("study_train", "study_encode", "study_decode_grid")]
+            for rule in ("study_train", "study_encode", "study_decode_grid", "study_compare_generated")]
     assert jobs == sorted([*runs, "summarize_study[quick]", "study_quick"])
 
 

@@ -129,6 +129,7 @@ def model_outputs():
         "results/train/history.csv",
         "results/encode/metrics.json",
         "results/decode/metrics.json",
+        "results/generated/generated_vs_real.json",
     ]
 
 
@@ -288,6 +289,7 @@ def study_run_files(wildcards):
         files[f"history/{run.name}"] = f"{base}/train/history.csv"
         files[f"encode/{run.name}"] = f"{base}/encode/metrics.json"
         files[f"decode/{run.name}"] = f"{base}/decode/metrics.json"
+        files[f"generated/{run.name}"] = f"{base}/generated/generated_vs_real.json"
         files[f"benchmark/{run.name}"] = (
             f"benchmarks/studies/{wildcards.study}/{run.name}/train.tsv"
         )

@@ -98,3 +98,34 @@ rule decode_grid:
         simulation=config["simulation"],
     script:
         "../scripts/decode_grid.py"
+
+
+rule compare_generated:
+    input:
+        store=STORE,
+        model="results/model/vae.keras",
+        latent="results/encode/latent.csv",
+        calibration="results/encode/calibration.json",
+    output:
+        json="results/generated/generated_vs_real.json",
+        figure=report(
+            "results/generated/generated_vs_real.png",
+            caption="../report/generated_vs_real.rst",
+            category="4. Decoded z-grid",
+            subcategory="Generated against real",
+        ),
+    log:
+        "logs/compare_generated.log",
+    benchmark:
+        "benchmarks/compare_generated.tsv"
+    conda:
+        "../envs/training.yaml"
+    threads: tf_threads
+    resources:
+        mem_mb=store_mem_mb,
+        runtime=store_runtime_min,
+    params:
+        geometry=config["geometry"],
+        dataset=config["dataset"],
+    script:
+        "../scripts/compare_generated.py"

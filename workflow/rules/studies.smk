@@ -109,3 +109,18 @@ for _study in STUDIES:
             f"study_{_study}"
         input:
             f"results/studies/{_study}/summary.csv",
+
+
+use rule compare_generated as study_compare_generated with:
+    input:
+        store=STORE,
+        model="results/studies/{study}/{run}/model/vae.keras",
+        latent="results/studies/{study}/{run}/encode/latent.csv",
+        calibration="results/studies/{study}/{run}/encode/calibration.json",
+    output:
+        json="results/studies/{study}/{run}/generated/generated_vs_real.json",
+        figure="results/studies/{study}/{run}/generated/generated_vs_real.png",
+    log:
+        "logs/studies/{study}/{run}/compare_generated.log",
+    benchmark:
+        "benchmarks/studies/{study}/{run}/compare_generated.tsv"

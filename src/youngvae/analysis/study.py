@@ -31,6 +31,8 @@ SUMMARY_COLUMNS = (
     "latent_dim",
     "unit",
     "regression_rmse_nm",
+    "prior_energy_p",
+    "ssim_at_calibrated_z",
 )
 
 #: What the correlation and calibration columns read (stated in the HTML table too).
@@ -40,7 +42,10 @@ COLUMN_NOTE = (
     "15-nearest-neighbour regression z → λ over ALL active units (fitted on the training split, "
     "scored on validation). A unit is active when its mean KL over the validation split exceeds "
     "0.01 nats; collapsed = no active unit or a constant z. val_* = the last epoch's validation "
-    "losses; train_seconds and peak_rss_mb from Snakemake's benchmark of the run's train job."
+    "losses; train_seconds and peak_rss_mb from Snakemake's benchmark of the run's train job; "
+    "prior_energy_p = the permutation p-value of the energy distance between the physical "
+    "features of prior-decoded and real validation patterns, ssim_at_calibrated_z = the mean SSIM "
+    "of validation patterns against those decoded at their calibrated z(λ) (generated_vs_real.json)."
 )
 
 
@@ -60,6 +65,7 @@ def summary_row(
     decode: Mapping[str, Any],
     history: pd.DataFrame,
     benchmark: pd.DataFrame,
+    generated: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One run's row: its varied keys (dotted names), then :data:`SUMMARY_COLUMNS`."""
     last = history.iloc[-1]
@@ -82,6 +88,8 @@ def summary_row(
         latent_dim=encode.get("latent_dim"),
         unit=encode.get("unit"),
         regression_rmse_nm=encode.get("regression_rmse_nm"),
+        prior_energy_p=((generated or {}).get("prior") or {}).get("energy", {}).get("p_value"),
+        ssim_at_calibrated_z=((generated or {}).get("decoded_at_calibrated_z") or {}).get("mean_ssim"),
     )
     return {k: (math.nan if v is None else v) for k, v in row.items()}
 

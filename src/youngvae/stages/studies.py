@@ -24,7 +24,7 @@ def summarize_study(
     seeds_figure: str | Path,
 ) -> pd.DataFrame:
     """``runs``: [(run name, {dotted key: value})]; ``files``: '<kind>/<run>' -> path, kinds
-    history, encode, decode, benchmark (the rule's named inputs)."""
+    history, encode, decode, generated, benchmark (the rule's named inputs)."""
     rows = []
     for run, overrides in runs:
         rows.append(
@@ -36,6 +36,7 @@ def summarize_study(
                 decode=json.loads(Path(files[f"decode/{run}"]).read_text()),
                 history=pd.read_csv(files[f"history/{run}"]),
                 benchmark=pd.read_csv(files[f"benchmark/{run}"], sep="\t"),
+                generated=json.loads(Path(files[f"generated/{run}"]).read_text()),
             )
         )
     table = study.summary_table(keys, rows)
