@@ -51,7 +51,8 @@ with SnakemakeApi(OutputSettings()) as api:
             if p is None:
                 return None
             return str(Path(rule.basedir.join(p).get_path_or_uri(secret_free=True)).resolve())
-        rules[rule.name] = {"conda": path(rule.conda_env), "script": path(rule.script)}
+        rules[rule.name] = {"conda": path(rule.conda_env), "script": path(rule.script),
+                            "target_only": not rule.output and rule.script is None and not rule.shellcmd}
 out.write_text(json.dumps(rules))
 """
 
@@ -225,8 +226,10 @@ def test_env_pins_equal_requirements(path):
 def test_every_rule_names_an_env_and_a_script(rules):
     assert {"plan_wavelengths", "simulate_chunk", "train", "decode_grid"} <= set(rules)
     env_paths = {str(p) for p in ENVS}
+    # target-only rules (all, studies, study_<name>: inputs, no output, nothing to run) need none
+    assert {"all", "studies"} <= {name for name, rule in rules.items() if rule["target_only"]}
     for name, rule in rules.items():
-        if name == "all":
+        if rule["target_only"]:
             continue
         assert rule["conda"] in env_paths, f"rule {name}: conda env {rule['conda']}"
         assert rule["script"] and Path(rule["script"]).is_file(), f"rule {name}: script"
