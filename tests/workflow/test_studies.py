@@ -4,6 +4,7 @@ bad studies refused at start-up."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pandas as pd
@@ -50,6 +51,16 @@ def test_the_quick_study_writes_one_summary_row_per_run(study_run):
     assert "active unit most correlated" in (base / "summary.html").read_text()
     for figure in ("metrics_vs_keys.png", "seed_spread.png"):
         assert (base / figure).stat().st_size > 10_000
+
+
+def test_the_report_has_a_category_per_study(study_run):
+    snakemake(study_run, "--report", "results/report.html", "--configfile", str(QUICK))
+    html = (study_run / "results/report.html").read_text()
+    match = re.search(r'<script id="categories">\s*var \w+ = (.*?);\s*</script>', html, re.DOTALL)
+    categories = json.loads(match.group(1))
+    study = [p for paths in categories["Study quick"].values() for p in paths]
+    assert sorted(study) == [f"results/studies/quick/{name}" for name in
+                             ("metrics_vs_keys.png", "seed_spread.png", "summary.html")]
 
 
 def test_a_finished_study_reruns_nothing(study_run):
