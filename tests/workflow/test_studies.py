@@ -54,7 +54,7 @@ def test_the_quick_study_writes_one_summary_row_per_run(study_run):
 
 
 def test_the_report_has_a_category_per_study(study_run):
-    snakemake(study_run, "--report", "results/report.html", "--configfile", str(QUICK))
+    snakemake(study_run, "study_quick", "--report", "results/report.html", "--configfile", str(QUICK))
     html = (study_run / "results/report.html").read_text()
     match = re.search(r'<script id="categories">\s*var \w+ = (.*?);\s*</script>', html, re.DOTALL)
     categories = json.loads(match.group(1))
