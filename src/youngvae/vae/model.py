@@ -209,7 +209,7 @@ class VAE(keras.Model):
         total_loss = reconstruction_loss + ops.cast(self.beta, "float32") * kl_loss
         return total_loss, reconstruction_loss, kl_loss
 
-    def _update_trackers(self, total_loss, reconstruction_loss, kl_loss):
+    def update_trackers(self, total_loss, reconstruction_loss, kl_loss):
         self.total_loss_tracker.update_state(total_loss)
         self.reconstruction_loss_tracker.update_state(reconstruction_loss)
         self.kl_loss_tracker.update_state(kl_loss)
@@ -238,14 +238,14 @@ class VAE(keras.Model):
             grads = [v.value.grad for v in self.trainable_weights]
             with torch.no_grad():
                 self.optimizer.apply(grads, self.trainable_weights)
-            return self._update_trackers(*losses)
+            return self.update_trackers(*losses)
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
             losses = self.compute_losses(data, training=True)
         grads = tape.gradient(losses[0], self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-        return self._update_trackers(*losses)
+        return self.update_trackers(*losses)
 
     def _stateless_losses(self, trainable, non_trainable, data, training):
         """compute_losses as a pure function of the variables' values (JAX)."""
@@ -291,7 +291,7 @@ class VAE(keras.Model):
     def test_step(self, *args):
         if keras.backend.backend() == "jax":
             return self._jax_test_step(*args)
-        return self._update_trackers(*self.compute_losses(self._images(args[0]), training=False))
+        return self.update_trackers(*self.compute_losses(self._images(args[0]), training=False))
 
     def get_config(self):
         return {

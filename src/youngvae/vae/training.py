@@ -175,7 +175,7 @@ class Trainer:
             with tf.GradientTape() as tape:
                 losses = vae.compute_losses(tf.gather(data, idx), training=True)
             apply_gradients(tape.gradient(losses[0], weights))
-            vae._update_trackers(*losses)
+            vae.update_trackers(*losses)
 
         def test_step(data, idx):
             vae.test_step(tf.gather(data, idx))
