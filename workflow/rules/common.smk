@@ -109,18 +109,25 @@ def dataset_outputs():
     ]
 
 
+def train_section(wildcards):
+    """The `train` section of the job: a study run's own (wildcards study and run), else the main."""
+    if wildcards is not None and "run" in wildcards.keys():
+        return run_config(wildcards)["train"]
+    return config["train"]
+
+
 def train_mem_mb(wildcards, attempt):
     """The train + validation images in memory (float32), the model and its optimizer state."""
-    tr = config["train"]
+    tr = train_section(wildcards)
     mb = sizes.train_mem_mb(tr["n_train"], tr["n_val"], PIXELS, tr.get("latent_dim", 1))
     return mb * attempt
 
 
 def train_runtime_min(wildcards, attempt):
     """Minutes: ~60 s per paper-scale epoch on 2 CPU cores, scaled by pixels² and samples."""
-    n = config["geometry"]["pixels"]
-    per_epoch_s = 60 * (n / 256) ** 2 * (config["train"]["n_train"] / 2048)
-    return int(10 + config["train"]["epochs"] * per_epoch_s / 60 * 2) * attempt
+    tr = train_section(wildcards)
+    per_epoch_s = 60 * (PIXELS / 256) ** 2 * (tr["n_train"] / 2048)
+    return int(10 + tr["epochs"] * per_epoch_s / 60 * 2) * attempt
 
 
 def model_outputs():
@@ -267,18 +274,6 @@ def run_section(section):
 
 def study_checkpoint_dir(wildcards):
     return f"results/studies/{wildcards.study}/{wildcards.run}/train/checkpoint"
-
-
-def study_train_mem_mb(wildcards, attempt):
-    tr = run_config(wildcards)["train"]
-    mb = sizes.train_mem_mb(tr["n_train"], tr["n_val"], PIXELS, tr.get("latent_dim", 1))
-    return mb * attempt
-
-
-def study_train_runtime_min(wildcards, attempt):
-    tr = run_config(wildcards)["train"]
-    per_epoch_s = 60 * (PIXELS / 256) ** 2 * (tr["n_train"] / 2048)
-    return int(10 + tr["epochs"] * per_epoch_s / 60 * 2) * attempt
 
 
 def study_run_files(wildcards):

@@ -18,9 +18,6 @@ use rule train as study_train with:
         "logs/studies/{study}/{run}/train.log",
     benchmark:
         "benchmarks/studies/{study}/{run}/train.tsv"
-    resources:
-        mem_mb=study_train_mem_mb,
-        runtime=study_train_runtime_min,
     params:
         dataset=config["dataset"],
         train=run_section("train"),
