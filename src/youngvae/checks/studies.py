@@ -83,7 +83,7 @@ def _labels(keys: list[str]) -> dict[str, str]:
     return {k: (s if last.count(s) == 1 else k) for k, s in zip(keys, last)}
 
 
-def _check_key(study: str, key: Any, values: Any, base: Mapping) -> str:
+def _check_key(study: str, key: Any, values: Any) -> str:
     if not isinstance(key, str) or not key.strip():
         raise StudyError(f"study {study!r}: key {key!r} must be a dotted config key such as 'train.seed'")
     dotted = key.strip()
@@ -124,7 +124,7 @@ def expand_study(study: str, spec: Any, base: Mapping) -> list[Run]:
         raise StudyError(f"study {study!r} must map dotted keys to lists of values, got {spec!r}")
     keys: list[str] = []
     for key, values in spec.items():
-        dotted = _check_key(study, key, values, base)
+        dotted = _check_key(study, key, values)
         if dotted in keys:
             raise StudyError(f"study {study!r}: key {dotted!r} is listed twice")
         keys.append(dotted)
@@ -155,8 +155,7 @@ def expand_studies(config: Mapping, check: Callable[[dict], None]) -> dict[str, 
     studies = config.get("studies") or {}
     if not isinstance(studies, Mapping):
         raise StudyError(f"config key 'studies' must map study names to keys and values, got {studies!r}")
-    base = {k: v for k, v in config.items() if k != "studies"}
-    # each run's config is checked without the studies (they are checked here, not per run)
+    base = {k: v for k, v in config.items() if k != "studies"}  # a run's config holds no studies
     out = {}
     for study, spec in studies.items():
         runs = expand_study(study, spec, base)

@@ -156,12 +156,7 @@ def decode_grid(
     calibration = calib.Calibration.from_dict(json.loads(Path(calibration_path).read_text()))
     z = zgrid.decode_z_values(decode, calibration)
     decoder = load_decoder(model_path)
-    latent_dim = decoder.inputs[0].shape[-1]
-    z_full = np.zeros((len(z), latent_dim), dtype=np.float32)
-    z_full[:, calibration.unit] = z  # the grid walks the calibrated unit; others stay at the prior mean
-    decoded = zgrid.decode_in_batches(
-        lambda b: np.asarray(decoder.predict_on_batch(b)), z_full
-    )
+    decoded = _decode(decoder, _along_unit(z, calibration.unit, decoder))
     wavelengths = np.atleast_1d(calibration.predict(z)).astype(np.float64)
     simulated = optics.simulate_from_config(wavelengths, geometry, simulation)
     if simulated.shape[1:] != decoded.shape[1:]:
@@ -196,6 +191,19 @@ def decode_grid(
     return metrics
 
 
+def _decode(decoder, z: np.ndarray) -> np.ndarray:
+    """Images [n, H, W] the decoder makes of latent vectors z [n, latent_dim], batch by batch."""
+    return zgrid.decode_in_batches(lambda b: np.asarray(decoder.predict_on_batch(b)), z)
+
+
+def _along_unit(values, unit: int, decoder) -> np.ndarray:
+    """Latent vectors with ``values`` on the calibrated ``unit``, the other units at the prior
+    mean (0)."""
+    z = np.zeros((len(values), int(decoder.inputs[0].shape[-1])), dtype=np.float32)
+    z[:, unit] = values
+    return z
+
+
 def compare_generated(
     *,
     store_path: str | Path,
@@ -226,9 +234,6 @@ def compare_generated(
     decoder = load_decoder(model_path)
     latent_dim = int(decoder.inputs[0].shape[-1])
 
-    def decode(z):
-        return zgrid.decode_in_batches(lambda b: np.asarray(decoder.predict_on_batch(b)), z)
-
     rng = np.random.default_rng(seed)
     n = len(val)
     mu = train_rows[[f"z_mean_{i}" for i in range(latent_dim)]].to_numpy()
@@ -236,8 +241,8 @@ def compare_generated(
     pick = rng.integers(0, len(train_rows), n)
     sets = {
         "real (validation)": real,
-        "generated, prior": decode(rng.standard_normal((n, latent_dim))),
-        "generated, aggregate posterior": decode(mu[pick] + sigma[pick] * rng.standard_normal((n, latent_dim))),
+        "generated, prior": _decode(decoder, rng.standard_normal((n, latent_dim))),
+        "generated, aggregate posterior": _decode(decoder, mu[pick] + sigma[pick] * rng.standard_normal((n, latent_dim))),
     }
     geom = optics.Geometry.from_config(geometry)
     wl = dataset["wavelength"]
@@ -245,9 +250,8 @@ def compare_generated(
                                       wl["min_nm"] * 1e-9, wl["max_nm"] * 1e-9)
     features = {name: generated.pattern_features(images_, fringe) for name, images_ in sets.items()}
     real_features = features["real (validation)"]
-    z_cal = np.zeros((n, latent_dim), dtype=np.float32)
-    z_cal[:, calibration.unit] = generated.wavelength_to_z(calibration, val["wavelength_m"])
-    at_z = decode(z_cal)
+    z_cal = generated.wavelength_to_z(calibration, val["wavelength_m"])
+    at_z = _decode(decoder, _along_unit(z_cal, calibration.unit, decoder))
     comparison = images.compare_decoded(at_z, real)
     per_wavelength = pd.DataFrame({"wavelength_m": val["wavelength_m"].to_numpy(),
                                    "ssim": [r["ssim"] for r in comparison],
