@@ -36,6 +36,18 @@ def test_a_store_larger_than_the_disk_stops_even_a_dry_run(workflow_copy):
     assert keep.read_text() == "precious"
 
 
+def test_study_stores_count_against_the_disk_too(workflow_copy):
+    bad = _write(workflow_copy, "bad.yaml", {"studies": {"big": {"geometry.pixels": [4096],
+                                                                 "dataset.n_samples": [3_000_000],
+                                                                 "dataset.chunk_size": [1000]}}})
+    # chunk_size 1000 alone does not fit the quick config's 40 samples: only whole runs must pass
+    out = snakemake(workflow_copy, "-n", "--configfile", str(QUICK), bad, check=False)
+    err = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert "3 study dataset store(s) under results/datasets/, 183 TiB together" in err, err  # + quick_engine's 2
+    assert "(results/dataset.zarr and the studies' under results/datasets/)" in err, err
+
+
 def test_the_dry_run_states_the_sizes(workflow_copy):
     out = snakemake(workflow_copy, "-n", "--configfile", str(QUICK))
     assert "sizes implied by the config: dataset store 640 KiB (40 × 64² float32)" in out.stdout + out.stderr

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -90,6 +91,62 @@ def test_main_config_keys_rerun_a_study_only_where_the_run_does_not_override_the
     runs = [f"{rule}[quick,{run}]" for run in RUNS
             for rule in ("study_train", "study_encode", "study_decode_grid", "study_compare_generated")]
     assert jobs == sorted([*runs, "summarize_study[quick]", "study_quick"])
+
+
+ENGINE_RUNS = ["engine=lightpipes", "engine=fresnel"]
+STUDY_RULES = ("study_train", "study_encode", "study_decode_grid", "study_compare_generated")
+STORE_RULES = ("study_init_store", "study_validate_dataset")  # the plan depends on `dataset` only
+
+
+@pytest.fixture(scope="module")
+def engine_study(tmp_path_factory):
+    """The quick study of a dataset-side key, beside the main store it must not touch."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("engine_study"))
+    snakemake(workdir, "study_quick_engine", "results/dataset/validation.json",
+              "--cores", "2", "--configfile", str(QUICK))
+    return workdir
+
+
+def _store_jobs(ds, chunks=4):
+    return [f"{rule}[{ds}]" for rule in STORE_RULES] + [
+        f"study_simulate_chunk[{ds},{c:04d}]" for c in range(chunks)]
+
+
+def test_a_dataset_side_key_trains_each_run_on_a_store_of_its_own(engine_study):
+    from youngvae.data.store import read_attrs, read_images, read_wavelengths
+
+    stores = engine_study / "results" / "datasets"
+    assert sorted(p.name for p in stores.iterdir()) == ["simulation.engine=fresnel", "simulation.engine=lightpipes"]
+    main = engine_study / "results" / "dataset.zarr"
+    for engine in ("lightpipes", "fresnel"):
+        store = stores / f"simulation.engine={engine}" / "dataset.zarr"
+        assert read_attrs(store)["simulation"]["engine"] == engine
+        assert json.loads((store.parent / "dataset" / "validation.json").read_text())
+        # the same plan as the main store: only the engine differs
+        assert np.array_equal(read_wavelengths(store), read_wavelengths(main))
+    # the same config as the main store, built by the same fan-out rules: the same bytes
+    same = stores / "simulation.engine=lightpipes" / "dataset.zarr"
+    assert np.array_equal(read_images(same), read_images(main))
+    other = read_images(stores / "simulation.engine=fresnel" / "dataset.zarr")
+    assert 0 < np.abs(other - read_images(main)).max() < 0.1  # two engines, one physics
+    table = pd.read_csv(engine_study / "results/studies/quick_engine/summary.csv")
+    assert table["run"].tolist() == ENGINE_RUNS
+    assert table["simulation.engine"].tolist() == ["lightpipes", "fresnel"]
+    assert table["abs_spearman"].notna().all()
+
+
+def test_a_main_dataset_key_that_every_run_overrides_reruns_nothing(engine_study, tmp_path):
+    extra = _extra(engine_study, tmp_path, {"simulation": {"engine": "fresnel"}})
+    assert planned_jobs(engine_study, "study_quick_engine", "--configfile", str(QUICK), extra) == []
+
+
+def test_a_main_dataset_key_no_run_overrides_rebuilds_the_study_stores_and_runs(engine_study, tmp_path):
+    extra = _extra(engine_study, tmp_path, {"geometry": {"distance_m": 0.6}})
+    jobs = planned_jobs(engine_study, "study_quick_engine", "--configfile", str(QUICK), extra)
+    expected = [f"{rule}[quick_engine,{run}]" for run in ENGINE_RUNS for rule in STUDY_RULES]
+    for engine in ("lightpipes", "fresnel"):
+        expected += _store_jobs(f"simulation.engine={engine}")
+    assert jobs == sorted([*expected, "summarize_study[quick_engine]", "study_quick_engine"])
 
 
 @pytest.mark.parametrize(

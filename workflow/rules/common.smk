@@ -1,5 +1,6 @@
 # Helpers shared by every stage: config checks, the chunk plan, input functions, resources.
 import functools
+import json
 import os
 
 from snakemake.exceptions import WorkflowError
@@ -9,13 +10,29 @@ from snakemake.utils import validate
 from youngvae.checks.config import check_config
 from youngvae.checks import sizes
 from youngvae.checks.resources import check_resources, sinfo, slurm_partitions
-from youngvae.checks.studies import expand_studies, varied_keys
+from youngvae.checks.studies import (
+    dataset_name,
+    expand_studies,
+    study_datasets,
+    varied_keys,
+)
 from youngvae.physics.plan import ChunkPlan
 
 # Cross-key checks (min < max, chunk_size divides n_samples, ...): fail before any job runs.
 check_config(config)
 
-PLAN = ChunkPlan.from_config(config["dataset"])
+
+@functools.cache
+def _chunk_plan(dataset_json):
+    return ChunkPlan.from_config(json.loads(dataset_json))
+
+
+def chunk_plan(dataset):
+    """The ChunkPlan of a `dataset` section (cached: input functions ask for it per job)."""
+    return _chunk_plan(json.dumps(dataset, sort_keys=True))
+
+
+PLAN = chunk_plan(config["dataset"])
 STORE = "results/dataset.zarr"
 
 
@@ -29,7 +46,11 @@ def chunk_markers():
 
 def chunk_wavelengths_m(wildcards):
     """This chunk's wavelengths: a param, so a change reruns exactly the chunks it touches."""
-    return PLAN.chunk_wavelengths_m(int(wildcards.chunk)).tolist()
+    return job_plan(wildcards).chunk_wavelengths_m(int(wildcards.chunk)).tolist()
+
+
+def chunk_size(wildcards):
+    return job_plan(wildcards).chunk_size
 
 
 def chunk_index(wildcards):
@@ -43,7 +64,6 @@ def chunk_index(wildcards):
 # min(TF_THREADS, --cores); on SLURM each job asks for TF_THREADS cores, capped at the largest
 # node of the cluster (tf_threads). Change per rule with `--set-threads train=N`.
 TF_THREADS = 8
-PIXELS = config["geometry"]["pixels"]
 MAIN_PROCESS = not (workflow.remote_exec or workflow.subprocess_exec)
 
 
@@ -68,9 +88,26 @@ def tf_threads(wildcards=None):
     return TF_THREADS
 
 
-def images_mb(n_samples):
-    """MB of `n_samples` float32 patterns."""
-    return sizes.images_mb(n_samples, PIXELS)
+def job_config(wildcards=None):
+    """The config of a job: a study run's (wildcards study and run), a study dataset store's
+    (wildcard ds, its dataset-side sections), else the main config (also for wildcards None).
+    """
+    keys = wildcards.keys() if wildcards is not None else ()
+    if "run" in keys:
+        return run_config(wildcards)
+    if "ds" in keys:
+        return DATASETS[wildcards.ds]
+    return config
+
+
+def job_plan(wildcards=None):
+    """The chunk plan of the job's dataset store."""
+    return chunk_plan(job_config(wildcards)["dataset"])
+
+
+def job_pixels_and_samples(wildcards):
+    cfg = job_config(wildcards)
+    return cfg["geometry"]["pixels"], cfg["dataset"]["n_samples"]
 
 
 def small_mem_mb(wildcards, attempt):
@@ -80,25 +117,34 @@ def small_mem_mb(wildcards, attempt):
 
 def store_mem_mb(wildcards, attempt):
     """Jobs that read the store (validation, plots, encoding): one copy of it, twice over."""
-    return sizes.store_mem_mb(config["dataset"]["n_samples"], PIXELS) * attempt
+    pixels, n_samples = job_pixels_and_samples(wildcards)
+    return sizes.store_mem_mb(n_samples, pixels) * attempt
 
 
 def store_runtime_min(wildcards, attempt):
     """Minutes to read the store once (~1 s per 100 MB) plus start-up; at least 10."""
-    return int(10 + images_mb(config["dataset"]["n_samples"]) / 100 / 60) * attempt
+    pixels, n_samples = job_pixels_and_samples(wildcards)
+    return int(10 + sizes.images_mb(n_samples, pixels) / 100 / 60) * attempt
 
 
 def simulate_runtime_min(wildcards, attempt):
     """One chunk: ~0.2 s per pattern per 1024² fine grid (LightPipes Forvard), at least 30."""
-    fine = PIXELS * config["simulation"].get("oversample", 4)
-    seconds = PLAN.chunk_size * 0.2 * (fine / 1024) ** 2
+    cfg = job_config(wildcards)
+    fine = cfg["geometry"]["pixels"] * cfg["simulation"].get("oversample", 4)
+    seconds = job_plan(wildcards).chunk_size * 0.2 * (fine / 1024) ** 2
     return max(30, int(10 + 5 * seconds / 60)) * attempt
 
 
 def simulate_mem_mb(wildcards, attempt):
     """One simulation job: the chunk's images plus LightPipes' fine complex grid."""
-    oversample = config["simulation"].get("oversample", 4)
-    return sizes.simulate_mem_mb(PLAN.chunk_size, PIXELS, oversample) * attempt
+    cfg = job_config(wildcards)
+    oversample = cfg["simulation"].get("oversample", 4)
+    return (
+        sizes.simulate_mem_mb(
+            job_plan(wildcards).chunk_size, cfg["geometry"]["pixels"], oversample
+        )
+        * attempt
+    )
 
 
 def dataset_outputs():
@@ -109,24 +155,19 @@ def dataset_outputs():
     ]
 
 
-def train_section(wildcards):
-    """The `train` section of the job: a study run's own (wildcards study and run), else the main."""
-    if wildcards is not None and "run" in wildcards.keys():
-        return run_config(wildcards)["train"]
-    return config["train"]
-
-
 def train_mem_mb(wildcards, attempt):
     """The train + validation images in memory (float32), the model and its optimizer state."""
-    tr = train_section(wildcards)
-    mb = sizes.train_mem_mb(tr["n_train"], tr["n_val"], PIXELS, tr.get("latent_dim", 1))
+    cfg = job_config(wildcards)
+    tr, pixels = cfg["train"], cfg["geometry"]["pixels"]
+    mb = sizes.train_mem_mb(tr["n_train"], tr["n_val"], pixels, tr.get("latent_dim", 1))
     return mb * attempt
 
 
 def train_runtime_min(wildcards, attempt):
     """Minutes: ~60 s per paper-scale epoch on 2 CPU cores, scaled by pixels² and samples."""
-    tr = train_section(wildcards)
-    per_epoch_s = 60 * (PIXELS / 256) ** 2 * (tr["n_train"] / 2048)
+    cfg = job_config(wildcards)
+    tr, pixels = cfg["train"], cfg["geometry"]["pixels"]
+    per_epoch_s = 60 * (pixels / 256) ** 2 * (tr["n_train"] / 2048)
     return int(10 + tr["epochs"] * per_epoch_s / 60 * 2) * attempt
 
 
@@ -202,16 +243,29 @@ def check_job_resources():
 
 
 def check_sizes():
-    """Say what the config implies (dry runs too) and stop a dataset store that cannot fit on
-    the disk of results/, before any job (main process only)."""
+    """Say what the config implies (dry runs too) and stop dataset stores (the main one and the
+    studies') that cannot fit on the disk of results/, before any job (main process only)."""
     if not MAIN_PROCESS:
         return
-    logger.info(sizes.summary(config))
+    stores = {STORE: config}
+    stores.update({f"{dataset_dir(name)}/dataset.zarr": cfg for name, cfg in DATASETS.items()})
+    needed = {
+        path: sizes.store_bytes(cfg["dataset"]["n_samples"], cfg["geometry"]["pixels"])
+        for path, cfg in stores.items()
+    }
+    text = sizes.summary(config)
+    if DATASETS:
+        text += (
+            f"; {len(DATASETS)} study dataset store(s) under results/datasets/, "
+            f"{sizes.human(sum(needed.values()) - needed[STORE])} together"
+        )
+    logger.info(text)
+    where = STORE if not DATASETS else f"{STORE} and the studies' under results/datasets/"
     problem = sizes.disk_problem(
-        sizes.store_bytes(config["dataset"]["n_samples"], PIXELS),
-        sizes.directory_bytes(STORE),
+        sum(needed.values()),
+        sum(sizes.directory_bytes(path) for path in stores),
         sizes.free_disk_bytes(STORE),
-        where=STORE,
+        where=where,
     )
     if problem:
         raise WorkflowError(problem)
@@ -248,11 +302,51 @@ def check_run_config(run_config):
 
 STUDIES = expand_studies(config, check_run_config)
 RUNS = {(run.study, run.name): run for runs in STUDIES.values() for run in runs}
+MAIN = {k: v for k, v in config.items() if k != "studies"}
+# Dataset stores the studies need beyond the main one: {name: dataset-side sections}.
+DATASETS = study_datasets(STUDIES, MAIN)
 
 
 wildcard_constraints:
     study=r"[A-Za-z_][A-Za-z0-9_]*",
     run=r"[^/]+=[^/]+",
+    ds=r"[^/]+=[^/]+",
+
+
+def dataset_dir(name):
+    """Where a dataset store and its files live: results/ for the main one (results/dataset.zarr,
+    results/dataset/...), results/datasets/<name>/ for a study's."""
+    return "results" if not name else f"results/datasets/{name}"
+
+
+def run_dataset_dir(wildcards):
+    return dataset_dir(dataset_name(RUNS[(wildcards.study, wildcards.run)]))
+
+
+def run_store(wildcards):
+    return f"{run_dataset_dir(wildcards)}/dataset.zarr"
+
+
+def run_validation(wildcards):
+    return f"{run_dataset_dir(wildcards)}/dataset/validation.json"
+
+
+def ds_section(section):
+    """A params function of a study dataset store's job: one of its dataset-side sections."""
+
+    def params(wildcards):
+        return DATASETS[wildcards.ds][section]
+
+    return params
+
+
+def ds_chunk_markers(wildcards):
+    plan = job_plan(wildcards)
+    return expand(
+        "results/datasets/{ds}/dataset/chunks/{chunk}.json",
+        ds=wildcards.ds,
+        chunk=plan.chunk_ids(),
+    )
 
 
 def run_config(wildcards):
@@ -260,14 +354,18 @@ def run_config(wildcards):
     return RUNS[(wildcards.study, wildcards.run)].config(config)
 
 
-def run_section(section):
+def run_section(section, ordered=True):
     """A params function: one section of a study run's config (a change of that section in the
-    main config reruns the run only where the run does not override the changed key)."""
+    main config reruns the run only where the run does not override the changed key).
+
+    ordered: the keys sorted (Snakemake compares params by their text, and a --configfile that
+    sets a key moves it in the merged mapping; the order must not look like a change). The
+    dataset-side sections keep the main config's order (apply_overrides keeps it), so a run on
+    the main store has the same params as before dataset-side keys could vary."""
 
     def params(wildcards):
-        # sorted: Snakemake compares params by their text, and a --configfile that sets a key
-        # moves it in the merged mapping; the order must not look like a change
-        return dict(sorted(run_config(wildcards)[section].items()))
+        values = run_config(wildcards)[section]
+        return dict(sorted(values.items())) if ordered else values
 
     return params
 

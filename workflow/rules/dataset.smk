@@ -5,6 +5,10 @@
 # `simulate_chunk` job takes it as input and declares only its small marker file, which it
 # writes after its region. Snakemake tracks the markers; a re-init (changed params) wipes the
 # store and reruns every chunk.
+#
+# A study that varies a dataset-side key gets a store per value from the same rules (the
+# `study_*` rules at the end): results/datasets/<ds>/dataset.zarr and results/datasets/<ds>/dataset/,
+# <ds> naming the keys where its config differs from the main one (youngvae.checks.studies).
 
 
 rule plan_wavelengths:
@@ -60,7 +64,7 @@ rule simulate_chunk:
         runtime=simulate_runtime_min,
     params:
         index=chunk_index,
-        chunk_size=PLAN.chunk_size,
+        chunk_size=chunk_size,
         wavelengths_m=chunk_wavelengths_m,
         geometry=config["geometry"],
         simulation=config["simulation"],
@@ -118,3 +122,53 @@ rule plot_dataset:
         dataset=config["dataset"],
     script:
         "../scripts/plot_dataset.py"
+
+
+use rule plan_wavelengths as study_plan_wavelengths with:
+    output:
+        "results/datasets/{ds}/dataset/plan.csv",
+    log:
+        "logs/datasets/{ds}/plan_wavelengths.log",
+    params:
+        dataset=ds_section("dataset"),
+
+
+use rule init_store as study_init_store with:
+    output:
+        directory("results/datasets/{ds}/dataset.zarr"),
+    log:
+        "logs/datasets/{ds}/init_store.log",
+    params:
+        dataset=ds_section("dataset"),
+        geometry=ds_section("geometry"),
+        simulation=ds_section("simulation"),
+
+
+use rule simulate_chunk as study_simulate_chunk with:
+    input:
+        store="results/datasets/{ds}/dataset.zarr",
+    output:
+        "results/datasets/{ds}/dataset/chunks/{chunk}.json",
+    log:
+        "logs/datasets/{ds}/simulate_chunk/{chunk}.log",
+    benchmark:
+        "benchmarks/datasets/{ds}/simulate_chunk/{chunk}.tsv"
+    params:
+        index=chunk_index,
+        chunk_size=chunk_size,
+        wavelengths_m=chunk_wavelengths_m,
+        geometry=ds_section("geometry"),
+        simulation=ds_section("simulation"),
+
+
+use rule validate_dataset as study_validate_dataset with:
+    input:
+        store="results/datasets/{ds}/dataset.zarr",
+        markers=ds_chunk_markers,
+        plan="results/datasets/{ds}/dataset/plan.csv",
+    output:
+        "results/datasets/{ds}/dataset/validation.json",
+    log:
+        "logs/datasets/{ds}/validate_dataset.log",
+    params:
+        geometry=ds_section("geometry"),

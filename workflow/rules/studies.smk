@@ -1,14 +1,14 @@
 # Studies: many trainings declared under `studies:` in the config (youngvae.checks.studies),
 # one ordinary job per run and stage, so `--cores N` runs them side by side and a cluster
-# profile sends each training to its own job. Every run trains on the main dataset store with
-# its own train/decode keys; outputs under results/studies/<study>/<run>/, one summary per
+# profile sends each training to its own job. A run trains on the main dataset store, or on a
+# store of its own where it varies a dataset-side key (workflow/rules/dataset.smk); outputs under results/studies/<study>/<run>/, one summary per
 # study. Targets: `studies` (every study), `study_<name>` (one). Not in the default target.
 
 
 use rule train as study_train with:
     input:
-        store=STORE,
-        validation="results/dataset/validation.json",
+        store=run_store,
+        validation=run_validation,
     output:
         model="results/studies/{study}/{run}/model/vae.keras",
         history="results/studies/{study}/{run}/train/history.csv",
@@ -19,14 +19,14 @@ use rule train as study_train with:
     benchmark:
         "benchmarks/studies/{study}/{run}/train.tsv"
     params:
-        dataset=config["dataset"],
+        dataset=run_section("dataset", ordered=False),
         train=run_section("train"),
         checkpoint_dir=study_checkpoint_dir,
 
 
 use rule encode as study_encode with:
     input:
-        store=STORE,
+        store=run_store,
         model="results/studies/{study}/{run}/model/vae.keras",
         split="results/studies/{study}/{run}/train/split.csv",
     output:
@@ -55,8 +55,8 @@ use rule decode_grid as study_decode_grid with:
         "benchmarks/studies/{study}/{run}/decode_grid.tsv"
     params:
         decode=run_section("decode"),
-        geometry=config["geometry"],
-        simulation=config["simulation"],
+        geometry=run_section("geometry", ordered=False),
+        simulation=run_section("simulation", ordered=False),
 
 
 rule summarize_study:
@@ -110,7 +110,7 @@ for _study in STUDIES:
 
 use rule compare_generated as study_compare_generated with:
     input:
-        store=STORE,
+        store=run_store,
         model="results/studies/{study}/{run}/model/vae.keras",
         latent="results/studies/{study}/{run}/encode/latent.csv",
         calibration="results/studies/{study}/{run}/encode/calibration.json",
@@ -121,3 +121,6 @@ use rule compare_generated as study_compare_generated with:
         "logs/studies/{study}/{run}/compare_generated.log",
     benchmark:
         "benchmarks/studies/{study}/{run}/compare_generated.tsv"
+    params:
+        geometry=run_section("geometry", ordered=False),
+        dataset=run_section("dataset", ordered=False),

@@ -15,6 +15,11 @@ The pairs are joined by ``__``, not by a comma: Snakemake hands a cluster job it
 comma-joined names every study job failed on the local SLURM).
 Every value is checked with the main schema and the cross-key checks before any job runs; a
 problem names the study, the key and the value.
+
+Keys of the dataset-side sections (``dataset``, ``geometry``, ``simulation``, ``systematics``)
+make a dataset store per value: :func:`dataset_name` names it by the run's dataset-side values
+(``geometry.pixels=64``, sorted dotted keys, so runs of any study with the same values share one
+store); a run that varies no dataset-side key trains on the main store.
 """
 
 from __future__ import annotations
@@ -28,11 +33,10 @@ from typing import Any
 
 from youngvae.checks.config import ConfigError
 
-#: Sections whose keys a study may vary today: they change the training and the analysis of a
-#: run, not its dataset (a dataset-side key would need a store per value: not built yet).
-VARIABLE_SECTIONS = ("train", "decode")
-#: Sections that shape the dataset store.
-DATASET_SECTIONS = ("dataset", "geometry", "simulation")
+#: Sections that shape the dataset store (a value of theirs makes a store of its own).
+DATASET_SECTIONS = ("dataset", "geometry", "simulation", "systematics")
+#: Sections whose keys a study may vary.
+VARIABLE_SECTIONS = (*DATASET_SECTIONS, "train", "decode")
 #: Study names are Snakemake rule-name suffixes (``study_<name>``) and path components.
 STUDY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Joins the key=value pairs of a run name.
@@ -88,11 +92,6 @@ def _check_key(study: str, key: Any, values: Any) -> str:
         raise StudyError(f"study {study!r}: key {key!r} must be a dotted config key such as 'train.seed'")
     dotted = key.strip()
     section, _, rest = dotted.partition(".")
-    if section in DATASET_SECTIONS:
-        raise StudyError(
-            f"study {study!r}: key {dotted!r} changes the dataset; studies vary keys of "
-            f"{', '.join(VARIABLE_SECTIONS)} for now (a store per dataset value is not built yet)"
-        )
     if section not in VARIABLE_SECTIONS or not rest:
         raise StudyError(
             f"study {study!r}: unknown key {dotted!r}; a study varies keys of "
@@ -160,23 +159,62 @@ def expand_studies(config: Mapping, check: Callable[[dict], None]) -> dict[str, 
     for study, spec in studies.items():
         runs = expand_study(study, spec, base)
         keys = [k for k, _ in runs[0].overrides]
-        # each value alone first, so a bad value is named even when the product is large
+        # each value alone too, so a failing run names the bad key and value; a value that fails
+        # alone but works with the other varied keys (dataset.n_samples with dataset.chunk_size)
+        # is fine: only whole runs must pass
+        alone = {}
         for key in keys:
             for value in spec_values(spec, key):
-                _checked(check, apply_overrides(base, {key: value}), f"study {study!r}: {key}={value!r}")
+                try:
+                    check(apply_overrides(base, {key: value}))
+                except Exception as exc:
+                    alone[(key, format_value(value))] = (value, exc)
         for run in runs:
-            _checked(check, run.config(base), f"study {study!r}: run {run.name!r}")
+            try:
+                check(run.config(base))
+            except Exception as exc:
+                bad = [(k, alone[(k, format_value(v))]) for k, v in run.overrides if (k, format_value(v)) in alone]
+                if bad:
+                    key, (value, first) = bad[0]
+                    raise StudyError(f"study {study!r}: {key}={value!r}: {first}") from first
+                raise StudyError(f"study {study!r}: run {run.name!r}: {exc}") from exc
         out[study] = runs
     return out
-
-
-def _checked(check: Callable[[dict], None], run_config: dict, where: str) -> None:
-    try:
-        check(run_config)
-    except Exception as exc:  # the schema's or the cross-key checks' own message, located
-        raise StudyError(f"{where}: {exc}") from exc
 
 
 def varied_keys(runs: list[Run]) -> list[str]:
     """The dotted keys a study varies, in the order listed."""
     return [k for k, _ in runs[0].overrides] if runs else []
+
+
+def dataset_name(run: Run) -> str:
+    """The dataset store a run trains on: '' for the main store (the run varies no dataset-side
+    key), else its dataset-side overrides, sorted (``geometry.pixels=64__simulation.engine=fresnel``).
+
+    The name depends on the run's own values only, not on the main config: changing a main
+    dataset key that a run overrides moves no run to another store (nothing of it reruns), and
+    every run with the same dataset-side values, in any study, shares one store.
+    """
+    dataset_side = sorted((k, v) for k, v in run.overrides if k.split(".", 1)[0] in DATASET_SECTIONS)
+    return RUN_SEP.join(f"{k}={format_value(v)}" for k, v in dataset_side)
+
+
+def study_datasets(studies: Mapping[str, list[Run]], base: Mapping) -> dict[str, dict]:
+    """{store name: the dataset-side sections of its config} for every store the studies need
+    beyond the main one; two different dataset configs that would share a name are refused."""
+    out: dict[str, dict] = {}
+    for runs in studies.values():
+        for run in runs:
+            cfg = run.config(base)
+            name = dataset_name(run)
+            if not name:
+                continue
+            sections = {s: cfg[s] for s in DATASET_SECTIONS if s in cfg}
+            if name in out and out[name] != sections:
+                raise StudyError(
+                    f"study {run.study!r}: run {run.name!r} needs a dataset store named {name!r}, "
+                    "and another run needs a different store of that name (values that read alike "
+                    "in a name, e.g. floats equal to 6 digits); make the values distinct"
+                )
+            out[name] = sections
+    return out
