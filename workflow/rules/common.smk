@@ -17,6 +17,7 @@ from youngvae.checks.studies import (
     varied_keys,
 )
 from youngvae.physics.plan import ChunkPlan
+from youngvae.physics.systematics import Systematics
 
 # Cross-key checks (min < max, chunk_size divides n_samples, ...): fail before any job runs.
 check_config(config)
@@ -51,6 +52,19 @@ def chunk_wavelengths_m(wildcards):
 
 def chunk_size(wildcards):
     return job_plan(wildcards).chunk_size
+
+
+def store_simulation(wildcards):
+    """init_store's `simulation` param: the job's simulation section, with its `systematics`
+    inside only when an effect is on. An ideal store keeps the params it had before systematics
+    existed, so adding the (all-off) section reruns nothing; the chunk jobs read the
+    systematics back from the store's attributes (a changed one re-inits the store, which
+    reruns every chunk)."""
+    cfg = job_config(wildcards)
+    section = cfg.get("systematics")
+    if Systematics.from_config(section).ideal:
+        return cfg["simulation"]
+    return {**cfg["simulation"], "systematics": section}
 
 
 def chunk_index(wildcards):
@@ -244,11 +258,14 @@ def check_job_resources():
 
 def check_sizes():
     """Say what the config implies (dry runs too) and stop dataset stores (the main one and the
-    studies') that cannot fit on the disk of results/, before any job (main process only)."""
+    studies') that cannot fit on the disk of results/, before any job (main process only).
+    """
     if not MAIN_PROCESS:
         return
     stores = {STORE: config}
-    stores.update({f"{dataset_dir(name)}/dataset.zarr": cfg for name, cfg in DATASETS.items()})
+    stores.update(
+        {f"{dataset_dir(name)}/dataset.zarr": cfg for name, cfg in DATASETS.items()}
+    )
     needed = {
         path: sizes.store_bytes(cfg["dataset"]["n_samples"], cfg["geometry"]["pixels"])
         for path, cfg in stores.items()
@@ -260,7 +277,9 @@ def check_sizes():
             f"{sizes.human(sum(needed.values()) - needed[STORE])} together"
         )
     logger.info(text)
-    where = STORE if not DATASETS else f"{STORE} and the studies' under results/datasets/"
+    where = (
+        STORE if not DATASETS else f"{STORE} and the studies' under results/datasets/"
+    )
     problem = sizes.disk_problem(
         sum(needed.values()),
         sum(sizes.directory_bytes(path) for path in stores),

@@ -42,7 +42,7 @@ rule init_store:
     params:
         dataset=config["dataset"],
         geometry=config["geometry"],
-        simulation=config["simulation"],
+        simulation=store_simulation,
     script:
         "../scripts/init_store.py"
 
@@ -141,7 +141,7 @@ use rule init_store as study_init_store with:
     params:
         dataset=ds_section("dataset"),
         geometry=ds_section("geometry"),
-        simulation=ds_section("simulation"),
+        simulation=store_simulation,
 
 
 use rule simulate_chunk as study_simulate_chunk with:

@@ -163,14 +163,14 @@ def fit_calibration_from_table(
     split: str = "train",
     latent: str = "z_mean_0",
     n_knots: int = 32,
+    label: str = "wavelength_m",
 ) -> Calibration:
-    """:func:`fit_calibration` on ``table[latent]`` vs ``wavelength_m`` of one split; the
-    calibration records which unit (``z_mean_<unit>``) it reads."""
+    """:func:`fit_calibration` on ``table[latent]`` vs ``table[label]`` (the true wavelength, or
+    the recorded one where the labels carry an error) of one split; the calibration records
+    which unit (``z_mean_<unit>``) it reads."""
     sub = table[table["split"] == split]
     if len(sub) == 0:
         raise ValueError(f"split: no rows with split == {split!r}")
-    fitted = fit_calibration(
-        sub[latent].to_numpy(), sub["wavelength_m"].to_numpy(), n_knots=n_knots
-    )
+    fitted = fit_calibration(sub[latent].to_numpy(), sub[label].to_numpy(), n_knots=n_knots)
     return dataclasses.replace(fitted, unit=int(latent.rsplit("_", 1)[1]))
 

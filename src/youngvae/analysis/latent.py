@@ -106,13 +106,16 @@ def correlations(z: Any, wavelength: Any) -> dict[str, float]:
 
 
 def encode_metrics(
-    table: pd.DataFrame, calibration: Calibration, latent: str = "z_mean_0"
+    table: pd.DataFrame,
+    calibration: Calibration,
+    latent: str = "z_mean_0",
+    label: str = "wavelength_m",
 ) -> dict[str, Any]:
-    """Encoding quality on the **validation** split (json.dump-able).
+    """Encoding quality on the **validation** split (json.dump-able), against ``table[label]``
+    (the true wavelength by default; ``recorded_wavelength_m`` for the labels an experiment has).
 
-    ``calibration`` must map z to lambda in metres (as fitted on
-    ``wavelength_m``); errors are reported in nm. Undefined correlations
-    (collapsed latent) are ``nan``; ``latent_collapsed`` flags that case.
+    ``calibration`` must map z to lambda in metres; errors are reported in nm. Undefined
+    correlations (collapsed latent) are ``nan``; ``latent_collapsed`` flags that case.
     """
     if "split" not in table.columns:
         raise ValueError("table: missing 'split' column")
@@ -121,7 +124,7 @@ def encode_metrics(
     if n_val == 0:
         raise ValueError("table: no rows with split == 'val'")
     z = val[latent].to_numpy(dtype=np.float64)
-    lam = val["wavelength_m"].to_numpy(dtype=np.float64)
+    lam = val[label].to_numpy(dtype=np.float64)
     corr = correlations(z, lam)
     pred = np.asarray(calibration.predict(z), dtype=np.float64)
     err_nm = (pred - lam) * 1e9
@@ -186,22 +189,25 @@ def active_units(kl: np.ndarray, threshold: float = ACTIVE_KL_NATS) -> list[int]
     return [int(i) for i in np.flatnonzero(np.asarray(kl) > threshold)]
 
 
-def best_unit(table: pd.DataFrame, units: Sequence[int]) -> int:
+def best_unit(table: pd.DataFrame, units: Sequence[int], label: str = "wavelength_m") -> int:
     """Of ``units`` (all dimensions when empty), the one whose posterior mean is most
-    correlated with λ (|Spearman ρ| on the TRAINING split, so validation stays unseen)."""
+    correlated with λ (``table[label]``; |Spearman ρ| on the TRAINING split, so validation
+    stays unseen)."""
     train = table[table["split"] == "train"]
     candidates = list(units) or list(range(len(_latent_cols(table, "z_mean_"))))
     scores = []
     for i in candidates:
-        rho = correlations(train[f"z_mean_{i}"], train["wavelength_m"])["spearman"]
+        rho = correlations(train[f"z_mean_{i}"], train[label])["spearman"]
         scores.append(abs(rho) if np.isfinite(rho) else -1.0)
     return int(candidates[int(np.argmax(scores))])
 
 
-def knn_regression_rmse_nm(table: pd.DataFrame, units: Sequence[int], k: int = 15) -> float:
-    """RMSE in nm on the validation split of a k-nearest-neighbour regression z -> λ over
-    ``units`` (posterior means, standardized with the training split's moments), fitted on
-    the training split. Nonparametric, so a folded or curved latent is not penalised for its
+def knn_regression_rmse_nm(
+    table: pd.DataFrame, units: Sequence[int], k: int = 15, label: str = "wavelength_m"
+) -> float:
+    """RMSE in nm on the validation split (against the true λ) of a k-nearest-neighbour
+    regression z -> λ over ``units`` (posterior means, standardized with the training split's
+    moments), fitted on the training split's ``table[label]``. Nonparametric, so a folded or curved latent is not penalised for its
     shape, only for mixing wavelengths. NaN when no unit is given."""
     if not units:
         return math.nan
@@ -214,15 +220,15 @@ def knn_regression_rmse_nm(table: pd.DataFrame, units: Sequence[int], k: int = 1
     k = max(1, min(int(k), len(train)))
     _, idx = tree.query((val[cols].to_numpy(dtype=np.float64) - mean) / std, k=k)
     idx = np.asarray(idx).reshape(len(val), k)
-    pred = train["wavelength_m"].to_numpy(dtype=np.float64)[idx].mean(axis=1)
+    pred = train[label].to_numpy(dtype=np.float64)[idx].mean(axis=1)
     err_nm = (pred - val["wavelength_m"].to_numpy(dtype=np.float64)) * 1e9
     return float(np.sqrt(np.mean(err_nm**2)))
 
 
-def latent_usage(table: pd.DataFrame) -> dict[str, Any]:
+def latent_usage(table: pd.DataFrame, label: str = "wavelength_m") -> dict[str, Any]:
     """How the latent is used: its size, KL per dimension (validation), the active units, the
     unit the correlation and calibration read (:func:`best_unit`) and the k-NN regression
-    over all active units."""
+    over all active units; the training split's λ is ``table[label]``."""
     kl = kl_per_dim(table)
     active = active_units(kl)
     return {
@@ -231,7 +237,7 @@ def latent_usage(table: pd.DataFrame) -> dict[str, Any]:
         "active_kl_threshold_nats": ACTIVE_KL_NATS,
         "active_units": len(active),
         "active_unit_indices": active,
-        "unit": best_unit(table, active),
-        "regression_rmse_nm": knn_regression_rmse_nm(table, active),
+        "unit": best_unit(table, active, label=label),
+        "regression_rmse_nm": knn_regression_rmse_nm(table, active, label=label),
     }
 

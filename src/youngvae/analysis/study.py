@@ -33,6 +33,7 @@ SUMMARY_COLUMNS = (
     "regression_rmse_nm",
     "prior_energy_p",
     "ssim_at_calibrated_z",
+    "recorded_calibration_rmse_nm",
 )
 
 #: What the correlation and calibration columns read (stated in the HTML table too).
@@ -45,7 +46,10 @@ COLUMN_NOTE = (
     "losses; train_seconds and peak_rss_mb from Snakemake's benchmark of the run's train job; "
     "prior_energy_p = the permutation p-value of the energy distance between the physical "
     "features of prior-decoded and real validation patterns, ssim_at_calibrated_z = the mean SSIM "
-    "of validation patterns against those decoded at their calibrated z(λ) (generated_vs_real.json)."
+    "of validation patterns against those decoded at their calibrated z(λ) (generated_vs_real.json). "
+    "Where the recorded wavelengths carry an error (systematics.source.label_error_nm), the "
+    "calibration is fitted on the recorded labels, calibration_* score it against the TRUE λ and "
+    "recorded_calibration_rmse_nm against the recorded one (empty without systematics)."
 )
 
 
@@ -90,6 +94,7 @@ def summary_row(
         regression_rmse_nm=encode.get("regression_rmse_nm"),
         prior_energy_p=((generated or {}).get("prior") or {}).get("energy", {}).get("p_value"),
         ssim_at_calibrated_z=((generated or {}).get("decoded_at_calibrated_z") or {}).get("mean_ssim"),
+        recorded_calibration_rmse_nm=encode.get("recorded_calibration_rmse_nm"),
     )
     return {k: (math.nan if v is None else v) for k, v in row.items()}
 

@@ -83,6 +83,9 @@ def check_config(config: Mapping) -> None:
         f"config key 'geometry.pixels' ({geometry['pixels']}) must be even",
     )
 
+    if config.get("systematics") is not None:
+        _check_systematics(config)
+
     if "train" in config:
         train = config["train"]
         n_train, n_val = train["n_train"], train["n_val"]
@@ -108,3 +111,65 @@ def check_config(config: Mapping) -> None:
             f"config key 'decode.z_min' ({dec['z_min']}) must not exceed "
             f"'decode.z_max' ({dec['z_max']})",
         )
+
+
+def _check_systematics(config: Mapping) -> None:
+    """The ``systematics`` section against the geometry and the wavelength range.
+
+    Every jitter is drawn as a Gaussian truncated at ``TRUNCATION_SD`` (5) standard deviations,
+    so the limits below, taken at 5 sd, guarantee that every drawn geometry is valid.
+    """
+    # imported here: numpy and scipy only for configs that have the section
+    from youngvae.physics.systematics import TRUNCATION_SD as K
+    from youngvae.physics.systematics import Systematics, spectrum
+
+    try:
+        syst = Systematics.from_config(config["systematics"])
+    except ValueError as exc:
+        raise ConfigError(f"config key {exc}") from None
+    key = "config key 'systematics.{}'".format
+    geometry, jitter = config["geometry"], syst.geometry
+    radius, separation = geometry["aperture_radius_mm"], geometry["aperture_separation_mm"]
+    _require(
+        radius - K * jitter.radius_jitter_mm > 0,
+        f"{key('geometry.radius_jitter_mm')} ({jitter.radius_jitter_mm} mm) allows a radius <= 0 "
+        f"within {K:g} sd of 'geometry.aperture_radius_mm' ({radius} mm)",
+    )
+    _require(
+        separation - K * jitter.separation_jitter_mm > 2 * (radius + K * jitter.radius_jitter_mm),
+        "config keys 'systematics.geometry.separation_jitter_mm' "
+        f"({jitter.separation_jitter_mm} mm) and 'systematics.geometry.radius_jitter_mm' "
+        f"({jitter.radius_jitter_mm} mm) let the apertures "
+        f"overlap within {K:g} sd (separation {separation} mm, radius {radius} mm)",
+    )
+    _require(
+        geometry["distance_m"] - K * jitter.distance_jitter_m > 0,
+        f"{key('geometry.distance_jitter_m')} ({jitter.distance_jitter_m} m) allows a distance <= 0 "
+        f"within {K:g} sd of 'geometry.distance_m' ({geometry['distance_m']} m)",
+    )
+    _require(
+        K * jitter.screen_shift_mm < geometry["screen_size_mm"] / 2,
+        f"{key('geometry.screen_shift_mm')} ({jitter.screen_shift_mm} mm) moves the pattern's "
+        f"centre off the screen within {K:g} sd ('geometry.screen_size_mm' {geometry['screen_size_mm']})",
+    )
+    detector = syst.detector
+    _require(
+        6 * detector.psf_sigma_px < geometry["pixels"],
+        f"{key('detector.psf_sigma_px')} ({detector.psf_sigma_px} px): the blur's ±3 sigma "
+        f"exceeds the screen ('geometry.pixels' {geometry['pixels']})",
+    )
+    _require(
+        K * detector.gain_jitter < 1,
+        f"{key('detector.gain_jitter')} ({detector.gain_jitter}) allows a gain <= 0 within {K:g} sd",
+    )
+    min_nm = config["dataset"]["wavelength"]["min_nm"]
+    source = syst.source
+    _require(
+        K * source.label_error_nm < min_nm,
+        f"{key('source.label_error_nm')} ({source.label_error_nm} nm) allows a recorded wavelength "
+        f"<= 0 within {K:g} sd of 'dataset.wavelength.min_nm' ({min_nm} nm)",
+    )
+    try:
+        spectrum(min_nm * 1e-9, source.bandwidth_nm * 1e-9, source.spectral_samples)
+    except ValueError as exc:
+        raise ConfigError(f"config key {exc} ('dataset.wavelength.min_nm')") from None

@@ -29,8 +29,12 @@ def create_store(
     y_m: np.ndarray,
     x_m: np.ndarray,
     attrs: dict,
+    sample_variables: dict[str, tuple[str, str]] | None = None,
 ) -> zarr.Group:
-    """Create (overwriting) the store with its final shape; data arrays start as NaN."""
+    """Create (overwriting) the store with its final shape; data arrays start as NaN.
+
+    ``sample_variables``: {name: (units, long name)} of further float64 values per sample
+    (the drawn nuisances of the systematics), chunk-aligned like ``wavelength_m``."""
     if n_samples % chunk_size:
         raise ValueError(f"chunk_size {chunk_size} does not divide n_samples {n_samples}")
     ny, nx = len(y_m), len(x_m)
@@ -55,6 +59,16 @@ def create_store(
         dimension_names=["sample"],
     )
     wl.attrs.update({"long_name": "wavelength", "units": "m"})
+    for name, (units, long_name) in (sample_variables or {}).items():
+        var = group.create_array(
+            name,
+            shape=(n_samples,),
+            chunks=(chunk_size,),
+            dtype="float64",
+            fill_value=np.nan,
+            dimension_names=["sample"],
+        )
+        var.attrs.update({"long_name": long_name, "units": units})
     for name, values in (("y", y_m), ("x", x_m)):
         coord = group.create_array(
             name, shape=(len(values),), dtype="float64", dimension_names=[name]
@@ -70,8 +84,11 @@ def write_chunk(
     region: slice,
     images: np.ndarray,
     wavelengths_m: np.ndarray,
+    sample_values: dict[str, np.ndarray] | None = None,
 ) -> None:
-    """Write one job's samples; the region must be exactly one chunk of every array."""
+    """Write one job's samples; the region must be exactly one chunk of every array.
+
+    ``sample_values``: {name: [n] values} of the store's further per-sample variables."""
     group = zarr.open_group(str(path), mode="r+")
     img, wl = group[IMAGES], group[WAVELENGTH]
     chunk = img.chunks[0]
@@ -87,6 +104,11 @@ def write_chunk(
             f"chunk data of shape {images.shape} / {wavelengths_m.shape} does not fit "
             f"region {region.start}:{region.stop} of {img.shape}"
         )
+    for name, values in (sample_values or {}).items():
+        if name not in group or group[name].shape != wl.shape or np.shape(values) != (n,):
+            raise ValueError(f"per-sample variable {name!r}: not in the store or not {n} values")
+    for name, values in (sample_values or {}).items():
+        group[name][region] = values
     img[region] = images.astype(np.float32, copy=False)
     wl[region] = wavelengths_m
 
@@ -164,6 +186,12 @@ def read_complete_images(store_path: str | Path, indices: np.ndarray) -> np.ndar
 
 def read_wavelengths(path: str | Path) -> np.ndarray:
     return zarr.open_group(str(path), mode="r")[WAVELENGTH][:]
+
+
+def read_sample_variable(path: str | Path, name: str) -> np.ndarray | None:
+    """A further per-sample variable (e.g. ``recorded_wavelength_m``), None where the store has none."""
+    group = zarr.open_group(str(path), mode="r")
+    return group[name][:] if name in group else None
 
 
 def read_coordinate(path: str | Path, name: str) -> np.ndarray:

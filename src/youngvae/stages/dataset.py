@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from youngvae.data import store
-from youngvae.physics import optics
+from youngvae.physics import optics, systematics
+from youngvae.physics.systematics import Systematics
 from youngvae.physics.plan import ChunkPlan
 from youngvae.runtime import package_versions, write_json
 
@@ -53,10 +54,25 @@ def read_plan(path: str | Path) -> pd.DataFrame:
     return table
 
 
+def split_systematics(simulation: dict) -> tuple[dict, Systematics]:
+    """The ``simulation`` section of a store job and its systematics: the rules pass the
+    systematics inside ``simulation`` only when an effect is on, so an ideal store keeps the
+    params it had before systematics existed (nothing reruns)."""
+    plain = {k: v for k, v in simulation.items() if k != "systematics"}
+    return plain, Systematics.from_config(simulation.get("systematics"))
+
+
+def store_systematics(store_path: str | Path) -> Systematics:
+    """The systematics a store was made with (its attributes; none recorded = ideal)."""
+    return Systematics.from_config(store.read_attrs(store_path).get("systematics"))
+
+
 def init_store(*, dataset: dict, geometry: dict, simulation: dict, path: str | Path) -> None:
-    """Create the empty store with its final shape, chunking and descriptive attributes."""
+    """Create the empty store with its final shape, chunking and descriptive attributes; with
+    systematics, also a variable per drawn nuisance (:data:`systematics.NUISANCES`)."""
     plan = ChunkPlan.from_config(dataset)
     geom = optics.Geometry.from_config(geometry)
+    simulation, syst = split_systematics(simulation)
     centres = geom.pixel_centres_m()
     attrs = {
         "title": "Young's double-aperture diffraction patterns",
@@ -70,8 +86,32 @@ def init_store(*, dataset: dict, geometry: dict, simulation: dict, path: str | P
         "wavelength_distribution_nm": dataset["wavelength"],
         "chunk_size": plan.chunk_size,
         "versions": package_versions(),
+        "systematics": syst.as_attrs(),
     }
-    store.create_store(path, plan.n_samples, plan.chunk_size, centres, centres, attrs)
+    variables = {} if syst.ideal else systematics.NUISANCES
+    store.create_store(path, plan.n_samples, plan.chunk_size, centres, centres, attrs, variables)
+
+
+def simulate_patterns(
+    wavelengths_m: np.ndarray, first_sample: int, geometry: dict, simulation: dict,
+    syst: Systematics, seed: int,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Patterns of samples ``first_sample, first_sample + 1, ...`` and their drawn nuisances
+    ({} when ideal: the plain batch simulation). Each sample's draws come from its own stream
+    (dataset seed, global sample index): the same whatever the chunking, the job order or the
+    number of cores."""
+    if syst.ideal:
+        return optics.simulate_from_config(wavelengths_m, geometry, simulation), {}
+    geom = optics.Geometry.from_config(geometry)
+    images = np.empty((len(wavelengths_m), geom.pixels, geom.pixels), dtype=np.float32)
+    drawn = {name: np.empty(len(wavelengths_m)) for name in systematics.NUISANCES}
+    for i, wavelength in enumerate(wavelengths_m):
+        rng = systematics.sample_rng(seed, first_sample + i)
+        nuisances = systematics.draw_nuisances(syst, geom, float(wavelength), rng)
+        images[i] = systematics.simulate_sample(float(wavelength), nuisances, geom, simulation, syst, rng)
+        for name in drawn:
+            drawn[name][i] = nuisances[name]
+    return images, drawn
 
 
 def simulate_chunk(
@@ -90,16 +130,19 @@ def simulate_chunk(
     if len(wavelengths) != chunk_size:
         raise ValueError(f"chunk {chunk_index}: {len(wavelengths)} wavelengths for {chunk_size} samples")
     region = slice(chunk_index * chunk_size, (chunk_index + 1) * chunk_size)
+    syst = store_systematics(store_path)  # written by init_store from the config
+    seed = int(store.read_attrs(store_path)["seed"])
     t0 = time.perf_counter()
-    images = optics.simulate_from_config(wavelengths, geometry, simulation)
+    images, drawn = simulate_patterns(wavelengths, region.start, geometry, simulation, syst, seed)
     seconds = time.perf_counter() - t0
-    log(f"chunk {chunk_index}: {len(wavelengths)} patterns in {seconds:.2f} s")
+    log(f"chunk {chunk_index}: {len(wavelengths)} patterns in {seconds:.2f} s"
+        + ("" if syst.ideal else " (with systematics)"))
     if os.environ.get(KILL_ENV) == str(chunk_index):
         half = images.copy()
         half[len(half) // 2 :] = np.nan
         store.write_chunk(store_path, region, half, np.full_like(wavelengths, np.nan))
         os.kill(os.getpid(), signal.SIGKILL)
-    store.write_chunk(store_path, region, images, wavelengths)
+    store.write_chunk(store_path, region, images, wavelengths, drawn)
     stats = {
         "chunk": chunk_index,
         "samples": [region.start, region.stop],

@@ -85,6 +85,12 @@ def train(
     return history
 
 
+#: The per-sample store variable of the recorded wavelength (systematics.NUISANCES), and the
+#: metrics encode also reports against it (prefixed ``recorded_``).
+RECORDED = "recorded_wavelength_m"
+RECORDED_METRICS = ("abs_spearman", "calibration_rmse_nm", "calibration_mae_nm", "calibration_max_abs_err_nm")
+
+
 def encode_all(encoder, images_fn, n: int, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """z_mean, z_log_var [n, k] of samples 0..n-1, read and encoded one batch at a time."""
     means, log_vars = [], []
@@ -122,10 +128,20 @@ def encode(
     table = latent.latent_table(
         np.arange(len(wavelengths)), wavelengths, split["split"].to_numpy(), z_mean, z_log_var
     )
-    usage = latent.latent_usage(table)
+    recorded = store.read_sample_variable(store_path, RECORDED)
+    label = "wavelength_m"
+    if recorded is not None:  # systematics: the labels an experiment has carry an error
+        table.insert(2, RECORDED, recorded)
+        label = RECORDED
+    usage = latent.latent_usage(table, label=label)
     unit = f"z_mean_{usage['unit']}"  # the active unit most correlated with λ (train split)
-    calibration = calib.fit_calibration_from_table(table, latent=unit)
+    # fitted on the labels the experiment has; scored against the true λ (and the recorded one)
+    calibration = calib.fit_calibration_from_table(table, latent=unit, label=label)
     metrics = latent.encode_metrics(table, calibration, latent=unit) | usage
+    metrics["calibration_fitted_on"] = label
+    if recorded is not None:
+        against_recorded = latent.encode_metrics(table, calibration, latent=unit, label=RECORDED)
+        metrics |= {f"recorded_{k}": against_recorded[k] for k in RECORDED_METRICS}
     metrics["collapsed"] = bool(metrics["latent_collapsed"] or usage["active_units"] == 0)
     table.to_csv(latent_path, index=False, float_format="%.9g")
     write_json(metrics_path, metrics)

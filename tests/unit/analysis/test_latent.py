@@ -182,3 +182,18 @@ def test_no_active_unit_falls_back_to_the_best_dimension_and_no_regression():
     usage = A.latent_usage(table)
     assert usage["active_units"] == 0 and usage["unit"] == 1
     assert math.isnan(usage["regression_rmse_nm"])
+
+
+def test_a_calibration_fitted_on_recorded_labels_is_scored_against_each_label():
+    """Recorded λ = true λ + 10 nm (a label bias): the calibration learns the bias, so it is
+    ~10 nm off the true λ and only its own fit error off the recorded one."""
+    lam = np.linspace(400e-9, 900e-9, 400)
+    split = np.where(np.arange(400) % 4 == 0, "val", "train")
+    table = A.latent_table(np.arange(400), lam, split, (lam * 1e7)[:, None], np.zeros((400, 1)))
+    table["recorded_wavelength_m"] = lam + 10e-9
+    cal = C.fit_calibration_from_table(table, label="recorded_wavelength_m")
+    true = A.encode_metrics(table, cal)
+    recorded = A.encode_metrics(table, cal, label="recorded_wavelength_m")
+    assert recorded["calibration_rmse_nm"] < 2.0  # the monotone fit's own error (~1 nm here)
+    assert true["calibration_rmse_nm"] == pytest.approx(10.0, abs=1.0)
+    assert A.latent_usage(table, label="recorded_wavelength_m")["regression_rmse_nm"] == pytest.approx(10.0, abs=1.0)

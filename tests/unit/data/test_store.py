@@ -49,3 +49,17 @@ def test_xarray_sees_a_labelled_dataset(empty_store):
     assert ds["images"].dims == ("sample", "y", "x")
     assert ds["wavelength_m"].attrs["units"] == "m"
     np.testing.assert_array_equal(ds["y"].values, Y)
+
+
+def test_per_sample_variables_are_chunk_aligned_and_labelled_for_xarray(tmp_path):
+    path = tmp_path / "v.zarr"
+    store.create_store(path, 6, 3, Y, Y, {}, {"gain": ("1", "detector gain of this pattern")})
+    assert store.read_sample_variable(path, "gain").shape == (6,)
+    assert store.read_sample_variable(path, "distance_m") is None
+    store.write_chunk(path, slice(0, 3), np.ones((3, 4, 4)), np.ones(3) * 1e-7, {"gain": np.array([1.0, 1.1, 0.9])})
+    np.testing.assert_array_equal(store.read_sample_variable(path, "gain")[:3], [1.0, 1.1, 0.9])
+    assert np.isnan(store.read_sample_variable(path, "gain")[3:]).all()
+    with pytest.raises(ValueError, match="'offset': not in the store"):
+        store.write_chunk(path, slice(3, 6), np.ones((3, 4, 4)), np.ones(3), {"offset": np.ones(3)})
+    ds = xr.open_zarr(path, consolidated=False)
+    assert ds["gain"].dims == ("sample",) and ds["gain"].attrs["units"] == "1"
