@@ -103,6 +103,46 @@ def summary_table(keys: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> pd.
     return pd.DataFrame(list(rows), columns=[*keys, *SUMMARY_COLUMNS])
 
 
+#: |Spearman ρ| below which a setting no longer reads λ well (the robustness question).
+RHO_LEVEL = 0.99
+LEVEL_METRICS = ("abs_spearman", "calibration_rmse_nm", "calibration_max_abs_err_nm")
+
+
+def medians_per_value(table: pd.DataFrame, keys: Sequence[str], level: float = RHO_LEVEL) -> pd.DataFrame:
+    """Per value of the study's first non-seed key (in the order the study lists them; one block
+    per value of the other non-seed keys): the number of runs (seeds), the median of
+    :data:`LEVEL_METRICS` over them, and whether the median |ρ| is below ``level``."""
+    x, groups = _x_and_groups(keys)
+    rows = []
+    blocks = table.groupby(groups, sort=False, dropna=False) if groups else [((), table)]
+    for label, sub in blocks:
+        for value in dict.fromkeys(sub[x]):
+            runs = sub[sub[x] == value] if pd.notna(value) else sub[sub[x].isna()]
+            row = dict(zip(groups, np.atleast_1d(label)))
+            row[x] = value
+            row["runs"] = len(runs)
+            row.update({f"median_{m}": float(runs[m].astype(float).median()) for m in LEVEL_METRICS})
+            row[f"below_{level:g}"] = bool(row["median_abs_spearman"] < level)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def first_below(per_value: pd.DataFrame, keys: Sequence[str], level: float = RHO_LEVEL) -> str:
+    """A sentence: per block, the first listed value of the x key whose median |ρ| is below
+    ``level`` (list a study's values from no effect to the strongest)."""
+    x, groups = _x_and_groups(keys)
+    flag = f"below_{level:g}"
+    blocks = per_value.groupby(groups, sort=False, dropna=False) if groups else [((), per_value)]
+    parts = []
+    for label, sub in blocks:
+        where = ", ".join(f"{g}={v}" for g, v in zip(groups, np.atleast_1d(label)))
+        hit = sub[sub[flag]]
+        text = (f"first at {x}={hit[x].iloc[0]}" if len(hit)
+                else f"never over the listed values of {x}")
+        parts.append(f"{where + ': ' if where else ''}{text}")
+    return f"Median |Spearman ρ(z, λ)| over seeds below {level:g}: " + "; ".join(parts) + "."
+
+
 def _x_and_groups(keys: Sequence[str]) -> tuple[str, list[str]]:
     """The key on the x axis (the first that is not a seed, else the seed) and the others."""
     non_seed = [k for k in keys if not k.endswith(".seed")]

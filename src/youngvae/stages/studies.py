@@ -41,8 +41,13 @@ def summarize_study(
         )
     table = study.summary_table(keys, rows)
     table.to_csv(csv_path, index=False, float_format="%.6g")
+    per_value = study.medians_per_value(table, keys)
     Path(html_path).write_text(
-        html_page(f"Study {name}: one row per run", [(str(csv_path), table)], note=study.COLUMN_NOTE)
+        html_page(
+            f"Study {name}: one row per run",
+            [(str(csv_path), table), ("Medians over seeds per value", per_value)],
+            note=f"{study.first_below(per_value, keys)} {study.COLUMN_NOTE}",
+        )
     )
     study.plot_metrics_vs_keys(table, keys, metrics_figure)
     study.plot_seed_spread(table, keys, seeds_figure)

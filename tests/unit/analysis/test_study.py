@@ -48,3 +48,28 @@ def test_figures_are_written_for_sizes_and_seed_only_studies(tmp_path, keys):
     study.plot_metrics_vs_keys(table, keys, tmp_path / "m.png")
     study.plot_seed_spread(table, keys, tmp_path / "s.png")
     assert (tmp_path / "m.png").stat().st_size > 10_000 and (tmp_path / "s.png").stat().st_size > 10_000
+
+
+def test_medians_per_value_find_the_first_level_below_the_threshold():
+    """Known answer: three photon levels x two seeds; the median |ρ| drops below 0.99 at the
+    second listed level, never for the other group."""
+    from youngvae.analysis.study import first_below, medians_per_value
+
+    keys = ["systematics.detector.photons_per_pattern", "train.latent_dim", "train.seed"]
+    rows = []
+    for dim in (1, 2):
+        for photons, rho in ((1e6, 0.999), (1e4, 0.98), (1e3, 0.90)):
+            for seed, shift in ((0, 0.0), (1, 0.002)):
+                rows.append({keys[0]: photons, keys[1]: dim, keys[2]: seed,
+                             "abs_spearman": (rho if dim == 1 else 0.995) + shift,
+                             "calibration_rmse_nm": 10 * seed + photons / 1e5,
+                             "calibration_max_abs_err_nm": 1.0})
+    per_value = medians_per_value(pd.DataFrame(rows), keys)
+    assert per_value[keys[0]].tolist() == [1e6, 1e4, 1e3] * 2  # the listed order
+    assert per_value["runs"].tolist() == [2] * 6
+    assert per_value["median_abs_spearman"].tolist()[:3] == pytest.approx([1.0, 0.981, 0.901])
+    assert per_value["median_calibration_rmse_nm"].tolist()[:3] == pytest.approx([15.0, 5.1, 5.01])
+    assert per_value["below_0.99"].tolist() == [False, True, True, False, False, False]
+    sentence = first_below(per_value, keys)
+    assert "train.latent_dim=1: first at systematics.detector.photons_per_pattern=10000.0" in sentence
+    assert "train.latent_dim=2: never over the listed values" in sentence
