@@ -82,16 +82,23 @@ def test_the_quick_robustness_study_reports_against_true_and_recorded_wavelength
     table = pd.read_csv(base / "summary.csv")
     assert table["systematics.detector.photons_per_pattern"].tolist() == [1.0e5, 1.0e5, 300.0, 300.0]
     assert table["systematics.source.label_error_nm"].tolist() == [0, 30, 0, 30]
+    assert table["run"].iloc[0] == "photons_per_pattern=100000__label_error_nm=0__distance_jitter_m=0.01"
     assert table["abs_spearman"].notna().all()
     for run, error in zip(table["run"], table["systematics.source.label_error_nm"]):
         metrics = json.loads((base / run / "encode" / "metrics.json").read_text())
         assert metrics["calibration_fitted_on"] == "recorded_wavelength_m"
         assert np.isfinite(metrics["recorded_calibration_rmse_nm"])
+        # λ and the drawn distance vary: which unit reads which (the recorded λ is a label)
+        parts = metrics["disentanglement"]
+        assert parts["factors"] == ["wavelength_m", "distance_m"]
+        assert len(parts["abs_spearman_matrix"]["distance_m"]) == len(parts["units"])
+        assert 0 <= parts["mig"] <= 1 or np.isnan(parts["mig"])
     stores = sorted(p.name for p in (robustness / "results" / "datasets").iterdir())
     assert len(stores) == 4 and all("systematics.detector.photons_per_pattern=" in s for s in stores)
     # 300 photo-electrons over the screen: the brightest pixel holds a few, in whole electrons
     dim = robustness / "results" / "datasets" / (
-        "systematics.detector.photons_per_pattern=300__systematics.source.label_error_nm=0") / "dataset.zarr"
+        "systematics.detector.photons_per_pattern=300__systematics.geometry.distance_jitter_m=0.01"
+        "__systematics.source.label_error_nm=0") / "dataset.zarr"
     image = store.read_images(dim, [0])[0]
     levels = np.unique(image[image > 0])
     assert len(levels) < 20 and np.allclose(levels / levels[0], np.round(levels / levels[0]))

@@ -194,6 +194,17 @@ def read_sample_variable(path: str | Path, name: str) -> np.ndarray | None:
     return group[name][:] if name in group else None
 
 
+def sample_variable_names(path: str | Path) -> list[str]:
+    """Names of the further per-sample variables (1-D along ``sample``, beside ``wavelength_m``)."""
+    group = zarr.open_group(str(path), mode="r")
+    n = group[IMAGES].shape[0]
+    return sorted(
+        name for name, array in group.arrays()
+        if name not in (IMAGES, WAVELENGTH) and array.shape == (n,)
+        and list(array.metadata.dimension_names or []) == ["sample"]
+    )
+
+
 def read_coordinate(path: str | Path, name: str) -> np.ndarray:
     """Pixel centres (metres) along `name` ("y" or "x")."""
     return zarr.open_group(str(path), mode="r")[name][:]

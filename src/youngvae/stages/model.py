@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from youngvae.analysis import calibration as calib
-from youngvae.analysis import generated, images, latent, plots, zgrid
+from youngvae.analysis import disentangle, generated, images, latent, plots, zgrid
 from youngvae.data import store
 from youngvae.data.split import split_table
 from youngvae.data.zgrid import write_zgrid
@@ -91,6 +91,16 @@ RECORDED = "recorded_wavelength_m"
 RECORDED_METRICS = ("abs_spearman", "calibration_rmse_nm", "calibration_mae_nm", "calibration_max_abs_err_nm")
 
 
+def physical_factors(store_path: str | Path, wavelengths: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The physical parameters that vary over ``rows`` of the store: the true λ and every
+    drawn geometry/detector nuisance (not the recorded λ: a label, not a parameter)."""
+    columns = {"wavelength_m": wavelengths}
+    for name in store.sample_variable_names(store_path):
+        if name != RECORDED:
+            columns[name] = store.read_sample_variable(store_path, name)
+    return disentangle.varied_factors({k: v[rows] for k, v in columns.items()})
+
+
 def encode_all(encoder, images_fn, n: int, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """z_mean, z_log_var [n, k] of samples 0..n-1, read and encoded one batch at a time."""
     means, log_vars = [], []
@@ -142,6 +152,11 @@ def encode(
     if recorded is not None:
         against_recorded = latent.encode_metrics(table, calibration, latent=unit, label=RECORDED)
         metrics |= {f"recorded_{k}": against_recorded[k] for k in RECORDED_METRICS}
+    factors = physical_factors(store_path, wavelengths, split["split"].to_numpy() == "val")
+    if len(factors) > 1:  # the data vary in more than λ: which unit reads which parameter
+        val = split["split"].to_numpy() == "val"
+        units = usage["active_unit_indices"] or list(range(z_mean.shape[1]))
+        metrics["disentanglement"] = disentangle.disentanglement(z_mean[val], units, factors)
     metrics["collapsed"] = bool(metrics["latent_collapsed"] or usage["active_units"] == 0)
     table.to_csv(latent_path, index=False, float_format="%.9g")
     write_json(metrics_path, metrics)

@@ -56,6 +56,7 @@ def test_per_sample_variables_are_chunk_aligned_and_labelled_for_xarray(tmp_path
     store.create_store(path, 6, 3, Y, Y, {}, {"gain": ("1", "detector gain of this pattern")})
     assert store.read_sample_variable(path, "gain").shape == (6,)
     assert store.read_sample_variable(path, "distance_m") is None
+    assert store.sample_variable_names(path) == ["gain"]
     store.write_chunk(path, slice(0, 3), np.ones((3, 4, 4)), np.ones(3) * 1e-7, {"gain": np.array([1.0, 1.1, 0.9])})
     np.testing.assert_array_equal(store.read_sample_variable(path, "gain")[:3], [1.0, 1.1, 0.9])
     assert np.isnan(store.read_sample_variable(path, "gain")[3:]).all()
