@@ -93,35 +93,35 @@ def test_main_config_keys_rerun_a_study_only_where_the_run_does_not_override_the
     assert jobs == sorted([*runs, "summarize_study[quick]", "study_quick"])
 
 
-ENGINE_RUNS = ["engine=lightpipes", "engine=fresnel"]
-STUDY_RULES = ("study_train", "study_encode", "study_decode_grid", "study_compare_generated")
 STORE_RULES = ("study_init_store", "study_validate_dataset")  # the plan depends on `dataset` only
+ENGINES = ("lightpipes", "fresnel")
+
+
+def _store_validation(engine):
+    return f"results/datasets/simulation.engine={engine}/dataset/validation.json"
 
 
 @pytest.fixture(scope="module")
-def engine_study(tmp_path_factory):
-    """The quick study of a dataset-side key, beside the main store it must not touch."""
+def engine_stores(tmp_path_factory):
+    """The stores of the quick study of a dataset-side key (`quick_engine`), beside the main
+    store they must not touch; the trainings on such stores run in test_systematics.py."""
     workdir = copy_workflow(tmp_path_factory.mktemp("engine_study"))
-    snakemake(workdir, "study_quick_engine", "results/dataset/validation.json",
-              "--cores", "2", "--configfile", str(QUICK))
-    return workdir
+    targets = ["results/dataset/validation.json", *map(_store_validation, ENGINES)]
+    snakemake(workdir, *targets, "--cores", "2", "--configfile", str(QUICK))
+    return workdir, targets
 
 
-def _store_jobs(ds, chunks=4):
-    return [f"{rule}[{ds}]" for rule in STORE_RULES] + [
-        f"study_simulate_chunk[{ds},{c:04d}]" for c in range(chunks)]
-
-
-def test_a_dataset_side_key_trains_each_run_on_a_store_of_its_own(engine_study):
+def test_a_dataset_side_key_builds_a_store_per_value(engine_stores):
     from youngvae.data.store import read_attrs, read_images, read_wavelengths
 
-    stores = engine_study / "results" / "datasets"
-    assert sorted(p.name for p in stores.iterdir()) == ["simulation.engine=fresnel", "simulation.engine=lightpipes"]
-    main = engine_study / "results" / "dataset.zarr"
-    for engine in ("lightpipes", "fresnel"):
+    workdir, _ = engine_stores
+    stores = workdir / "results" / "datasets"
+    assert sorted(p.name for p in stores.iterdir()) == [f"simulation.engine={e}" for e in sorted(ENGINES)]
+    main = workdir / "results" / "dataset.zarr"
+    for engine in ENGINES:
         store = stores / f"simulation.engine={engine}" / "dataset.zarr"
         assert read_attrs(store)["simulation"]["engine"] == engine
-        assert json.loads((store.parent / "dataset" / "validation.json").read_text())
+        assert json.loads((store.parent / "dataset" / "validation.json").read_text())["ok"]
         # the same plan as the main store: only the engine differs
         assert np.array_equal(read_wavelengths(store), read_wavelengths(main))
     # the same config as the main store, built by the same fan-out rules: the same bytes
@@ -129,24 +129,25 @@ def test_a_dataset_side_key_trains_each_run_on_a_store_of_its_own(engine_study):
     assert np.array_equal(read_images(same), read_images(main))
     other = read_images(stores / "simulation.engine=fresnel" / "dataset.zarr")
     assert 0 < np.abs(other - read_images(main)).max() < 0.1  # two engines, one physics
-    table = pd.read_csv(engine_study / "results/studies/quick_engine/summary.csv")
-    assert table["run"].tolist() == ENGINE_RUNS
-    assert table["simulation.engine"].tolist() == ["lightpipes", "fresnel"]
-    assert table["abs_spearman"].notna().all()
 
 
-def test_a_main_dataset_key_that_every_run_overrides_reruns_nothing(engine_study, tmp_path):
-    extra = _extra(engine_study, tmp_path, {"simulation": {"engine": "fresnel"}})
-    assert planned_jobs(engine_study, "study_quick_engine", "--configfile", str(QUICK), extra) == []
+def test_a_main_dataset_key_that_every_run_overrides_rebuilds_no_study_store(engine_stores, tmp_path):
+    workdir, targets = engine_stores
+    extra = _extra(workdir, tmp_path, {"simulation": {"engine": "fresnel"}})
+    jobs = planned_jobs(workdir, *targets[1:], "--configfile", str(QUICK), extra)
+    assert jobs == []
 
 
-def test_a_main_dataset_key_no_run_overrides_rebuilds_the_study_stores_and_runs(engine_study, tmp_path):
-    extra = _extra(engine_study, tmp_path, {"geometry": {"distance_m": 0.6}})
-    jobs = planned_jobs(engine_study, "study_quick_engine", "--configfile", str(QUICK), extra)
-    expected = [f"{rule}[quick_engine,{run}]" for run in ENGINE_RUNS for rule in STUDY_RULES]
-    for engine in ("lightpipes", "fresnel"):
-        expected += _store_jobs(f"simulation.engine={engine}")
-    assert jobs == sorted([*expected, "summarize_study[quick_engine]", "study_quick_engine"])
+def test_a_main_dataset_key_no_run_overrides_rebuilds_the_study_stores(engine_stores, tmp_path):
+    workdir, targets = engine_stores
+    extra = _extra(workdir, tmp_path, {"geometry": {"distance_m": 0.6}})
+    jobs = planned_jobs(workdir, *targets[1:], "--configfile", str(QUICK), extra)
+    expected = []
+    for engine in ENGINES:
+        ds = f"simulation.engine={engine}"
+        expected += [f"{rule}[{ds}]" for rule in STORE_RULES]
+        expected += [f"study_simulate_chunk[{ds},{c:04d}]" for c in range(4)]
+    assert jobs == sorted(expected)
 
 
 @pytest.mark.parametrize(

@@ -102,3 +102,21 @@ def test_the_quick_robustness_study_reports_against_true_and_recorded_wavelength
     image = store.read_images(dim, [0])[0]
     levels = np.unique(image[image > 0])
     assert len(levels) < 20 and np.allclose(levels / levels[0], np.round(levels / levels[0]))
+
+
+def test_a_study_run_reruns_only_where_it_does_not_override_a_main_dataset_key(robustness, tmp_path):
+    overridden = tmp_path / "photons.yaml"
+    overridden.write_text(yaml.safe_dump({"systematics": {"detector": {"photons_per_pattern": 50.0}}}))
+    args = ("study_quick_robustness", "--configfile", str(QUICK))
+    assert planned_jobs(robustness, *args, str(overridden)) == []
+    shared = tmp_path / "blur.yaml"
+    shared.write_text(yaml.safe_dump({"systematics": {"detector": {"psf_sigma_px": 1.0}}}))
+    jobs = planned_jobs(robustness, *args, str(shared))
+    table = pd.read_csv(robustness / "results/studies/quick_robustness/summary.csv")
+    stores = sorted(p.name for p in (robustness / "results" / "datasets").iterdir())
+    expected = [f"{rule}[quick_robustness,{run}]" for run in table["run"]
+                for rule in ("study_train", "study_encode", "study_decode_grid", "study_compare_generated")]
+    for ds in stores:  # a re-init per store (the plan depends on `dataset` only) and every chunk
+        expected += [f"study_init_store[{ds}]", f"study_validate_dataset[{ds}]"]
+        expected += [f"study_simulate_chunk[{ds},{c:04d}]" for c in range(4)]
+    assert jobs == sorted([*expected, "summarize_study[quick_robustness]", "study_quick_robustness"])

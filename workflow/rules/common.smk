@@ -64,7 +64,7 @@ def store_simulation(wildcards):
     section = cfg.get("systematics")
     if Systematics.from_config(section).ideal:
         return cfg["simulation"]
-    return {**cfg["simulation"], "systematics": section}
+    return canonical({**cfg["simulation"], "systematics": section})
 
 
 def chunk_index(wildcards):
@@ -354,7 +354,7 @@ def ds_section(section):
     """A params function of a study dataset store's job: one of its dataset-side sections."""
 
     def params(wildcards):
-        return DATASETS[wildcards.ds][section]
+        return canonical(DATASETS[wildcards.ds][section])
 
     return params
 
@@ -373,18 +373,30 @@ def run_config(wildcards):
     return RUNS[(wildcards.study, wildcards.run)].config(config)
 
 
-def run_section(section, ordered=True):
+def canonical(value):
+    """Mappings with their keys sorted, recursively: Snakemake compares params by their text,
+    and a --configfile that sets a key moves it (and its section) in the merged mapping; the
+    order must not look like a change."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    return value
+
+
+def run_section(section):
     """A params function: one section of a study run's config (a change of that section in the
     main config reruns the run only where the run does not override the changed key).
 
-    ordered: the keys sorted (Snakemake compares params by their text, and a --configfile that
-    sets a key moves it in the merged mapping; the order must not look like a change). The
-    dataset-side sections keep the main config's order (apply_overrides keeps it), so a run on
-    the main store has the same params as before dataset-side keys could vary."""
+    Canonical (sorted) where the run overrides a key of the section, and for `train` and
+    `decode` (always so); otherwise the main config's section as it is, so a run that varies no
+    dataset-side key has the params it had before dataset-side keys could vary."""
 
     def params(wildcards):
-        values = run_config(wildcards)[section]
-        return dict(sorted(values.items())) if ordered else values
+        run = RUNS[(wildcards.study, wildcards.run)]
+        values = run.config(MAIN)[section]
+        overridden = any(key.split(".", 1)[0] == section for key, _ in run.overrides)
+        if section in ("train", "decode"):
+            return dict(sorted(values.items()))
+        return canonical(values) if overridden else values
 
     return params
 

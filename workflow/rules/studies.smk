@@ -19,7 +19,7 @@ use rule train as study_train with:
     benchmark:
         "benchmarks/studies/{study}/{run}/train.tsv"
     params:
-        dataset=run_section("dataset", ordered=False),
+        dataset=run_section("dataset"),
         train=run_section("train"),
         checkpoint_dir=study_checkpoint_dir,
 
@@ -55,8 +55,8 @@ use rule decode_grid as study_decode_grid with:
         "benchmarks/studies/{study}/{run}/decode_grid.tsv"
     params:
         decode=run_section("decode"),
-        geometry=run_section("geometry", ordered=False),
-        simulation=run_section("simulation", ordered=False),
+        geometry=run_section("geometry"),
+        simulation=run_section("simulation"),
 
 
 rule summarize_study:
@@ -122,5 +122,5 @@ use rule compare_generated as study_compare_generated with:
     benchmark:
         "benchmarks/studies/{study}/{run}/compare_generated.tsv"
     params:
-        geometry=run_section("geometry", ordered=False),
-        dataset=run_section("dataset", ordered=False),
+        geometry=run_section("geometry"),
+        dataset=run_section("dataset"),

@@ -29,8 +29,13 @@ Two engines compute the same quantity:
         I = (2π/λz)² [ |H1|² + |H2|² + 2 Re(H1 H2* e^{-ikyd/z}) ],
 
     because k(r1² - r2²)/2z = -kyd/z. H is smooth (band limit k·a/z), so it is
-    tabulated once per λ on a fixed 1-D r grid and interpolated (cubic Lagrange;
-    the interpolation matrix depends only on the geometry and is cached). Pixel
+    tabulated once per λ on a uniform 1-D r grid and interpolated (cubic Lagrange).
+    The grid step (16 points per shortest period λz/a of H at 380 nm, or at the
+    batch's shortest λ below that) is rounded DOWN to a power of 2^(1/16), so the
+    table is never coarser than designed; the interpolation matrix depends only on
+    the pixel grid, the separation, the nodes and that rounded step, and is cached
+    on exactly those: geometries that differ a little in radius or distance (and
+    wavelengths below 380 nm) share it. Pixel
     averages use ``oversample``² Gauss–Legendre nodes per pixel; along y the fast
     fringe factor e^{-ikyd/z} is integrated exactly against the polynomial
     interpolant of the slow part (Filon-type weights), so a few nodes suffice
@@ -237,15 +242,23 @@ def _disk_coverage(centres: np.ndarray, pitch: float, cx: float, cy: float, radi
     return cover
 
 
-@functools.lru_cache(maxsize=8)
 def _two_hole_mask(geometry: Geometry, oversample: int) -> np.ndarray:
-    """Area-weighted transmission of the two holes on the fine (N·oversample)² grid."""
-    n_fine = geometry.pixels * oversample
-    pitch = geometry.screen_size_m / n_fine
+    """Area-weighted transmission of the two holes on the fine (N·oversample)² grid (cached)."""
+    # cached without the distance, which the mask does not depend on (distance jitter reuses it)
+    return _two_hole_mask_cached(
+        geometry.pixels, geometry.screen_size_m, geometry.aperture_radius_m, geometry.aperture_separation_m, oversample
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _two_hole_mask_cached(pixels: int, screen_size_m: float, radius_m: float, separation_m: float,
+                          oversample: int) -> np.ndarray:
+    n_fine = pixels * oversample
+    pitch = screen_size_m / n_fine
     centres = (np.arange(n_fine) + 0.5 - n_fine / 2.0) * pitch  # same convention as the detector
-    a = geometry.aperture_radius_m
-    half_d = geometry.aperture_separation_m / 2.0
-    mask = _disk_coverage(centres, pitch, 0.0, +half_d, a) + _disk_coverage(centres, pitch, 0.0, -half_d, a)
+    half_d = separation_m / 2.0
+    mask = _disk_coverage(centres, pitch, 0.0, +half_d, radius_m)
+    mask += _disk_coverage(centres, pitch, 0.0, -half_d, radius_m)
     mask = np.minimum(mask, 1.0).astype(np.complex64)
     mask.setflags(write=False)
     return mask
@@ -310,44 +323,59 @@ def point_intensity(wavelength_m: float, geometry: Geometry, x_m, y_m) -> np.nda
 
 
 class _FresnelPlan:
-    """Geometry-only precomputation for the fresnel engine (cached)."""
+    """Precomputation for the fresnel engine (cached by :func:`_fresnel_plan`).
 
-    def __init__(self, geometry: Geometry, nodes: int, table_step: float):
-        n_pix = geometry.pixels
-        pitch = geometry.pixel_pitch_m
-        half_d = geometry.aperture_separation_m / 2.0
-        centres = geometry.pixel_centres_m()
-        self.half = centres[n_pix // 2 :]  # |centres| ≥ 0 ascending; mirror gives the rest
-        self.mirror = np.abs(2 * np.arange(n_pix) - (n_pix - 1)) // 2  # full index -> half index
+    Depends only on the pixel grid, the separation, the sub-pixel nodes and the radial
+    table step. The sub-pixel points are ordered [hole, x_node, y_half, y_node, x_half]
+    (halves: the non-negative pixel centres; the mirror symmetries give the rest), and
+    each row of the cubic interpolation matrix carries the square root of its x node's
+    pixel-average weight: every quantity formed from H is a product of two H at the same
+    point, so the x average is then a plain sum over the (outermost, contiguous) x nodes.
+    """
+
+    def __init__(self, pixels: int, screen_size_m: float, separation_m: float, nodes: int, table_step: float):
+        pitch = screen_size_m / pixels
+        half_d = separation_m / 2.0
+        centres = (np.arange(pixels) + 0.5 - pixels / 2.0) * pitch  # = Geometry.pixel_centres_m()
+        self.half = centres[pixels // 2 :]  # |centres| ≥ 0 ascending; mirror gives the rest
+        self.mirror = np.abs(2 * np.arange(pixels) - (pixels - 1)) // 2  # full index -> half index
         t, w = np.polynomial.legendre.leggauss(nodes)
         self.nodes = t
         self.weights = w / 2.0  # sum to 1: pixel average
-        sub = (self.half[:, None] + 0.5 * pitch * t[None, :]).ravel()  # (nh·m,) sub-pixel coords
         nh = self.half.size
         self.nh = nh
-        x2 = sub[None, :] ** 2
-        r1 = np.sqrt(x2 + (sub[:, None] - half_d) ** 2)  # [y_node, x_node] from hole at +d/2
-        r2 = np.sqrt(x2 + (sub[:, None] + half_d) ** 2)
-        r = np.concatenate([r1.ravel(), r2.ravel()])
-        self.n_points = r1.size
+        sub = self.half[:, None] + 0.5 * pitch * t[None, :]  # (nh, m) sub-pixel coords [half, node]
+        x2 = (sub.T**2)[:, None, None, :]  # [x_node, ., ., x_half]
+        r = np.empty((2, nodes, nh, nodes, nh))  # distances from the hole at +d/2, then -d/2
+        np.sqrt(x2 + ((sub - half_d) ** 2)[None, :, :, None], out=r[0])
+        np.sqrt(x2 + ((sub + half_d) ** 2)[None, :, :, None], out=r[1])
+        r = r.ravel()
+        self.n_points = r.size // 2  # per hole
         # cubic Lagrange interpolation on the uniform table r_j = j·step, j = 0..T-1
         self.table_step = table_step
         pos = r / table_step
-        i0 = np.floor(pos).astype(np.int64) - 1
-        i0 = np.maximum(i0, 0)  # near r = 0 use nodes 0..3 (H is smooth and even there)
-        frac = pos - i0  # in [1, 2) normally, in [0, 2) at the start
-        nodes4 = np.arange(4.0)
-        lag = np.ones((r.size, 4))
+        start = np.floor(pos)
+        start -= 1.0
+        np.maximum(start, 0.0, out=start)  # near r = 0 use nodes 0..3 (H is smooth and even there)
+        pos -= start
+        x = pos.astype(np.float32)  # position within the 4 nodes: in [1, 2) normally, in [0, 2) at the start
+        # the four cubic Lagrange basis polynomials on nodes 0, 1, 2, 3 at x, in closed form, in
+        # float32 like the matrix (weights within ~1e-7 of float64 ones, at half the build time)
+        xm1, xm2, xm3 = x - np.float32(1.0), x - np.float32(2.0), x - np.float32(3.0)
+        x_xm1, xm2_xm3 = x * xm1, xm2 * xm3
+        root_w = np.sqrt(self.weights)[None, :, None]  # per [hole, x_node, rest] (see the class docstring)
+        lag = np.empty((2, nodes, r.size // (2 * nodes), 4), dtype=np.float32)
+        shape = lag.shape[:3]
+        factors = ((xm1, xm2_xm3, -6.0), (x, xm2_xm3, 2.0), (x_xm1, xm3, -2.0), (x_xm1, xm2, 6.0))
+        for j, (u, v, denominator) in enumerate(factors):
+            np.multiply((u * v).reshape(shape), (root_w / denominator).astype(np.float32), out=lag[..., j])
+        start = start.astype(np.int32)
+        self.n_table = int(start.max()) + 4
+        cols = np.empty((r.size, 4), dtype=np.int32)
         for j in range(4):
-            for q in range(4):
-                if q != j:
-                    lag[:, j] *= (frac - nodes4[q]) / (j - q)
-        self.n_table = int(i0.max()) + 4
-        cols = i0[:, None] + np.arange(4)[None, :]
-        indptr = np.arange(0, 4 * r.size + 1, 4)
-        self.interp = scipy.sparse.csr_matrix(
-            (lag.ravel().astype(np.float32), cols.ravel(), indptr), shape=(r.size, self.n_table)
-        )
+            np.add(start, j, out=cols[:, j])
+        indptr = np.arange(0, 4 * r.size + 1, 4, dtype=np.int32)
+        self.interp = scipy.sparse.csr_matrix((lag.ravel(), cols.ravel(), indptr), shape=(r.size, self.n_table))
         self.table_r = np.arange(self.n_table) * table_step
         # y pixel centres for the fringe phase and the Filon weights' basis at fine GL points
         tq, wq = np.polynomial.legendre.leggauss(32)
@@ -365,43 +393,61 @@ class _FresnelPlan:
         return np.einsum("bq,jq->bj", phase, self._filon_basis)
 
 
+_TABLE_STEP_GRID = 16  # table steps are rounded down to powers of 2^(1/16) (≤ 4.4 % finer)
+
+
+def _table_step(geometry: Geometry, shortest_wavelength_m: float) -> float:
+    """The radial table step for this geometry and batch, rounded DOWN onto the 2^(1/16) grid.
+
+    Design: 16 points per shortest period λz/a of H, λ = min(380 nm, shortest λ). Rounding
+    down (never a coarser table) lets nearby geometries and wavelengths share one plan.
+    """
+    design = min(_TABLE_DESIGN_WAVELENGTH_M, shortest_wavelength_m)
+    step = design * geometry.distance_m / (geometry.aperture_radius_m * _TABLE_POINTS_PER_PERIOD)
+    e = math.floor(_TABLE_STEP_GRID * math.log2(step))
+    while 2.0 ** (e / _TABLE_STEP_GRID) > step:  # guard against log2 rounding up
+        e -= 1
+    return 2.0 ** (e / _TABLE_STEP_GRID)
+
+
 @functools.lru_cache(maxsize=8)
-def _fresnel_plan(geometry: Geometry, nodes: int, table_step: float) -> _FresnelPlan:
-    return _FresnelPlan(geometry, nodes, table_step)
+def _fresnel_plan(pixels: int, screen_size_m: float, separation_m: float, nodes: int,
+                  table_step: float) -> _FresnelPlan:
+    """The cached plan, keyed on exactly what it depends on (not the radius or the distance)."""
+    return _FresnelPlan(pixels, screen_size_m, separation_m, nodes, table_step)
+
+
+def _plan_for(geometry: Geometry, nodes: int, shortest_wavelength_m: float) -> _FresnelPlan:
+    return _fresnel_plan(geometry.pixels, geometry.screen_size_m, geometry.aperture_separation_m, nodes,
+                         _table_step(geometry, shortest_wavelength_m))
 
 
 def _fresnel_patterns(lam: np.ndarray, geometry: Geometry, nodes: int, out=None) -> np.ndarray:
     """Pixel-averaged intensities (incident intensity = 1) for a batch of wavelengths: (B, N, N)."""
-    a = geometry.aperture_radius_m
     z = geometry.distance_m
     d = geometry.aperture_separation_m
-    design = min(_TABLE_DESIGN_WAVELENGTH_M, float(lam.min()))
-    table_step = design * z / (a * _TABLE_POINTS_PER_PERIOD)
-    plan = _fresnel_plan(geometry, nodes, table_step)
+    plan = _plan_for(geometry, nodes, float(lam.min()))
     B = lam.size
     m = nodes
     nh = plan.nh
     k = 2 * np.pi / lam
     table = _radial_H(plan.table_r, k, geometry)  # (B, T) complex
-    tab = np.empty((plan.n_table, 2 * B), dtype=np.float32)
-    tab[:, :B] = table.real.T
-    tab[:, B:] = table.imag.T
-    vals = plan.interp @ tab  # (2P, 2B): rows [H1 points; H2 points], cols [re; im]
-    P = plan.n_points
-    h1r, h1i = vals[:P, :B], vals[:P, B:]
-    h2r, h2i = vals[P:, :B], vals[P:, B:]
-    inten = h1r * h1r
-    inten += h1i * h1i
-    inten += h2r * h2r
-    inten += h2i * h2i  # |H1|² + |H2|², (P, B)
-    g_re = h1r * h2r
-    g_re += h1i * h2i  # H1·conj(H2)
-    g_im = h1i * h2r
-    g_im -= h1r * h2i
-    # points are ordered [y_half, y_node, x_half, x_node]; reduce the x nodes first
-    wx = plan.weights.astype(np.float32)
-    stacked = np.stack([inten, g_re, g_im]).reshape(3, nh * m * nh, m, B)
-    stacked = np.einsum("spcb,c->spb", stacked, wx).reshape(3, nh, m, nh, B)
+    tab = np.empty((plan.n_table, B, 2), dtype=np.float32)  # columns [re, im] per λ: rows of vals are complex64
+    tab[:, :, 0] = table.real.T
+    tab[:, :, 1] = table.imag.T
+    vals = np.ascontiguousarray(plan.interp @ tab.reshape(plan.n_table, 2 * B))  # (2P, 2B) float32
+    # H·sqrt(w_x) at every point: [hole, x_node, (y_half, y_node, x_half, λ)], each block contiguous
+    h = vals.view(np.complex64).reshape(2, m, -1)
+    stacked = np.empty((3, h.shape[-1]), dtype=np.float32)  # x-averaged |H1|² + |H2|², Re and Im of H1·conj(H2)
+    power = np.square(h.real)
+    power += np.square(h.imag)
+    np.sum(power.reshape(2 * m, -1), axis=0, out=stacked[0])
+    cross = np.conj(h[1])
+    cross *= h[0]
+    cross = cross.sum(axis=0)
+    stacked[1] = cross.real
+    stacked[2] = cross.imag
+    stacked = stacked.reshape(3, nh, m, nh, B)
     # cross term: e^{-ikdy/z}, y = Y + (Δ/2) t  ->  e^{-ikdY/z} · e^{-iκt},  κ = kdΔ/(2z)
     kappa = k * d * geometry.pixel_pitch_m / (2 * z)
     f = plan.filon_weights(kappa)  # (B, m)

@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import ClassVar
 
 import numpy as np
+import scipy.fft
 import scipy.ndimage
 import scipy.special
 
@@ -274,14 +275,29 @@ def shift_pattern(image: np.ndarray, dx_px: float, dy_px: float, method: str = "
     if method == "spline":
         out = scipy.ndimage.shift(img, (dy_px, dx_px), order=3, mode="constant", cval=0.0)
     elif method == "fourier":
-        padded = (2 * img.shape[0], 2 * img.shape[1])
-        fy = np.fft.fftfreq(padded[0])[:, None]
-        fx = np.fft.rfftfreq(padded[1])[None, :]
-        spec = np.fft.rfft2(img, s=padded) * np.exp(-2j * np.pi * (fy * dy_px + fx * dx_px))
-        out = np.fft.irfft2(spec, s=padded)[: img.shape[0], : img.shape[1]]
+        # the 2-D phase ramp on the zero-padded 2N x 2N grid is a product of one ramp per axis, so
+        # one 1-D shift per axis (none for a zero shift) is the same operator at ~1/3 of the cost;
+        # only the Nyquist bin of y is now treated like that of x (real part of its ramp), which
+        # changes nothing for the mirror-symmetric patterns of an even N (no content there)
+        out = img
+        for axis, shift in ((0, dy_px), (1, dx_px)):
+            if shift != 0:
+                out = _fourier_shift_axis(out, float(shift), axis)
     else:
         raise ValueError(f"shift_pattern: unknown method {method!r}; expected 'fourier' or 'spline'")
     return np.maximum(out, 0.0, out=out)
+
+
+def _fourier_shift_axis(img: np.ndarray, shift: float, axis: int) -> np.ndarray:
+    """Every line of ``img`` along ``axis`` (length n) shifted by ``shift`` samples towards
+    higher indices: band-limited interpolation on the line zero-padded to 2n. A new array."""
+    n = img.shape[axis]
+    padded = 2 * n
+    spec = scipy.fft.rfft(img, n=padded, axis=axis)
+    ramp = np.exp(-2j * np.pi * shift * scipy.fft.rfftfreq(padded))
+    spec *= ramp[:, None] if axis == 0 else ramp[None, :]
+    out = scipy.fft.irfft(spec, n=padded, axis=axis, overwrite_x=True)
+    return out[:n] if axis == 0 else out[:, :n]
 
 
 def apply_detector(intensity: np.ndarray, detector: Detector, gain: float, rng) -> np.ndarray:

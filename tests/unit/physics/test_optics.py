@@ -8,6 +8,7 @@ theorem, no symmetry folding) and averages each pixel with 6×6 Gauss points.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -292,3 +293,73 @@ def test_geometry_from_config_converts_millimetres_once():
 def test_geometry_rejects_unphysical_values(kwargs):
     with pytest.raises(ValueError, match="Geometry"):
         optics.Geometry(**kwargs)
+
+
+# ----------------------------------------------------------------------------- caches under geometry jitter
+
+SMALL = optics.Geometry(pixels=64, screen_size_m=5e-3)  # paper pitch, 64 px: fast
+
+
+def _design_step(geometry, shortest_wavelength_m):
+    """The fresnel engine's radial table step before rounding (16 points per period λz/a, λ ≤ 380 nm)."""
+    lam = min(optics._TABLE_DESIGN_WAVELENGTH_M, shortest_wavelength_m)
+    return lam * geometry.distance_m / (geometry.aperture_radius_m * optics._TABLE_POINTS_PER_PERIOD)
+
+
+def _mid_bin(geometry, lam=650e-9):
+    """The geometry with its distance moved so that its design step sits mid-way in its rounding bin."""
+    step = optics._table_step(geometry, lam)
+    return replace(geometry, distance_m=geometry.distance_m * step * 2 ** (0.5 / 16) / _design_step(geometry, lam))
+
+
+def test_fresnel_plan_is_shared_by_geometries_that_differ_a_little_in_distance_or_radius():
+    base = _mid_bin(SMALL)
+    near = [replace(base, distance_m=base.distance_m * 1.01),
+            replace(base, aperture_radius_m=base.aperture_radius_m * 1.01)]
+    optics._fresnel_plan.cache_clear()
+    for geometry in [base, *near]:
+        optics.simulate([650e-9], geometry, engine="fresnel")
+    info = optics._fresnel_plan.cache_info()
+    assert (info.misses, info.hits) == (1, 2)
+    # below 380 nm the step follows the shortest λ of the batch: close wavelengths share a plan too
+    lam = optics._TABLE_DESIGN_WAVELENGTH_M * 2 ** (-1 / 16)  # base's design step is mid-bin, so is this λ's
+    optics.simulate([lam], base, engine="fresnel")
+    optics.simulate([lam * 1.005], base, engine="fresnel")
+    assert optics._fresnel_plan.cache_info().hits == info.hits + 1
+    # a different separation changes the sub-pixel geometry: a plan of its own
+    optics.simulate([650e-9], replace(base, aperture_separation_m=base.aperture_separation_m * 1.01), engine="fresnel")
+    assert optics._fresnel_plan.cache_info().misses == info.misses + 2
+
+
+def test_lightpipes_mask_is_shared_by_geometries_that_differ_only_in_distance():
+    optics._two_hole_mask_cached.cache_clear()
+    for distance in (0.5, 0.505, 0.49):
+        optics.simulate([650e-9], replace(SMALL, distance_m=distance), engine="lightpipes")
+    info = optics._two_hole_mask_cached.cache_info()
+    assert (info.misses, info.hits) == (1, 2)
+
+
+def test_jittered_geometry_gives_the_same_image_from_a_cold_and_a_warm_cache():
+    """A warm cache holding plans of nearby geometries, coarser and finer, must not change the image:
+    the plan's table step is the geometry's own design step rounded down, never a coarser one."""
+    lam = np.array([380e-9, 650e-9])
+    jittered = replace(SMALL, distance_m=0.5 * 1.004, aperture_radius_m=0.15e-3 * 0.997)
+    design = _design_step(jittered, lam.min())
+    optics._fresnel_plan.cache_clear()
+    for factor in (0.97, 0.99, 0.999, 1.001, 1.01, 1.03):  # design steps around the jittered one's
+        optics.simulate(lam, replace(jittered, distance_m=jittered.distance_m * factor), engine="fresnel")
+    warm = optics.simulate(lam, jittered, engine="fresnel", normalize="none")
+    nodes = optics.DEFAULT_OVERSAMPLE["fresnel"]
+    assert design * 2 ** (-1 / 16) < optics._plan_for(jittered, nodes, lam.min()).table_step <= design
+    for factor in np.linspace(1.0, 1.05, 11):  # across a whole rounding bin (2^(1/16) = 1.044)
+        geometry = replace(jittered, distance_m=jittered.distance_m * factor)
+        step = optics._plan_for(geometry, nodes, lam.min()).table_step
+        assert _design_step(geometry, lam.min()) * 2 ** (-1 / 16) < step <= _design_step(geometry, lam.min())
+    optics._fresnel_plan.cache_clear()
+    cold = optics.simulate(lam, jittered, engine="fresnel", normalize="none")
+    np.testing.assert_array_equal(warm, cold)
+    nominal = optics.simulate(lam, SMALL, engine="fresnel", normalize="none")
+    for image, image_nominal, wavelength in zip(cold, nominal, lam):
+        reference = direct_intensity(wavelength, jittered, subpixel=6)
+        assert rel_l2(image, reference) < 1e-3
+        assert rel_l2(image_nominal, reference) > 1e-2  # the jitter is large enough to tell

@@ -264,6 +264,25 @@ def test_half_pixel_shift_matches_exactly_shifted_pixel_averages():
     assert rel_l2(image[1:, cols][inner], exact[inner]) > 0.1  # the half pixel matters
 
 
+
+@pytest.mark.parametrize("n", [64, 45])
+def test_fourier_shift_is_the_two_dimensional_zero_padded_fourier_shift(n):
+    """One 1-D shift per axis = the 2-D phase ramp on the zero-padded 2N x 2N grid (the definition)
+    for a smooth, asymmetric image (no content at the Nyquist frequency, where the two treat the
+    y axis' Nyquist bin differently), even and odd N, one or both axes shifted."""
+    y, x = np.mgrid[:n, :n] / n
+    image = np.exp(-((x - 0.42) ** 2 + (y - 0.55) ** 2) / (2 * 0.06**2)) + 0.5 * np.exp(
+        -((x - 0.6) ** 2) / (2 * 0.1**2) - (y - 0.45) ** 2 / (2 * 0.065**2))
+    fy = np.fft.fftfreq(2 * n)[:, None]
+    fx = np.fft.rfftfreq(2 * n)[None, :]
+    for dx, dy in ((0.37, -0.21), (0.0, 2.5), (-1.25, 0.0), (3.0, -2.0)):
+        spectrum = np.fft.rfft2(image, s=(2 * n, 2 * n)) * np.exp(-2j * np.pi * (fy * dy + fx * dx))
+        expected = np.maximum(np.fft.irfft2(spectrum, s=(2 * n, 2 * n))[:n, :n], 0.0)
+        shifted = S.shift_pattern(image, dx, dy)
+        assert shifted.shape == (n, n)
+        np.testing.assert_allclose(shifted, expected, rtol=0, atol=1e-12)
+
+
 # ----------------------------------------------------------------------------- detector
 
 
