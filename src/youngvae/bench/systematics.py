@@ -257,7 +257,7 @@ def _notes(engine: str, entry: dict, pixels: int) -> list[str]:
         return f"{x * 1e3:.1f} ms = {100 * x / plain_s:.0f} % of one plain simulation"
 
     if engine == "fresnel":
-        rebuilt = ("its _FresnelPlan, cached on pixels, screen, separation, sub-pixel nodes and the radial table "
+        rebuilt = ("its _FresnelPlan on pixels, screen, separation, sub-pixel nodes and the radial table "
                    "step rounded down to a 2^(1/16) grid: a radius or distance jitter mostly reuses a plan, a "
                    "separation jitter rebuilds it")
     else:
