@@ -164,6 +164,23 @@ def test_each_training_of_a_study_is_its_own_slurm_job(slurm_run):
     assert len(summary) == 1 + 4
 
 
+def test_a_study_store_is_built_through_sbatch_by_the_same_fan_out(slurm_run):
+    """A dataset-side study key (quick_engine: the fresnel engine) on SLURM: its chunk jobs go out
+    as one array, the store's other jobs each as a SLURM job; every job completes (the store's
+    name holds '=' and '.', which pass through --target-jobs)."""
+    workdir, _, _ = slurm_run
+    target = "results/datasets/simulation.engine=fresnel/dataset/validation.json"
+    result = snakemake(workdir, target, *slurm_args())
+    log = result.stdout + result.stderr
+    assert (workdir / target).is_file(), log[-3000:]
+    arrays = ARRAY.findall(log)
+    assert len(arrays) == 1 and arrays[0][2:] == ("1", "4"), arrays  # 4 study_simulate_chunk jobs
+    singles = dict(SUBMITTED.findall(log))
+    assert len(singles) == 3, singles  # plan, init_store, validate
+    slurm_ids = list(singles.values()) + [f"{arrays[0][1]}_{i}" for i in range(1, 5)]
+    assert {slurm_state(jobid) for jobid in slurm_ids} == {"COMPLETED"}
+
+
 def test_unknown_partition_fails_before_any_job(slurm_cluster, tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     keep = workdir / "results" / "keep.txt"
