@@ -50,16 +50,8 @@ def create_store(
     images.attrs.update(
         {"long_name": "detector intensity (pixel-area average)", "units": "1"}
     )
-    wl = group.create_array(
-        WAVELENGTH,
-        shape=(n_samples,),
-        chunks=(chunk_size,),
-        dtype="float64",
-        fill_value=np.nan,
-        dimension_names=["sample"],
-    )
-    wl.attrs.update({"long_name": "wavelength", "units": "m"})
-    for name, (units, long_name) in (sample_variables or {}).items():
+    per_sample = {WAVELENGTH: ("m", "wavelength"), **(sample_variables or {})}
+    for name, (units, long_name) in per_sample.items():
         var = group.create_array(
             name,
             shape=(n_samples,),
