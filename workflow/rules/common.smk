@@ -370,7 +370,7 @@ def ds_chunk_markers(wildcards):
 
 def run_config(wildcards):
     """The complete config of one study run (the main config with its overrides)."""
-    return RUNS[(wildcards.study, wildcards.run)].config(config)
+    return RUNS[(wildcards.study, wildcards.run)].config(MAIN)
 
 
 def canonical(value):
@@ -391,9 +391,9 @@ def run_section(section):
     dataset-side key has the params it had before dataset-side keys could vary."""
 
     def params(wildcards):
-        run = RUNS[(wildcards.study, wildcards.run)]
-        values = run.config(MAIN)[section]
-        overridden = any(key.split(".", 1)[0] == section for key, _ in run.overrides)
+        values = run_config(wildcards)[section]
+        overrides = RUNS[(wildcards.study, wildcards.run)].overrides
+        overridden = any(key.split(".", 1)[0] == section for key, _ in overrides)
         if section in ("train", "decode"):
             return dict(sorted(values.items()))
         return canonical(values) if overridden else values
