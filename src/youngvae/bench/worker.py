@@ -66,7 +66,7 @@ def make_steps(trainer: str, precision: str, x: np.ndarray, batch: int, xla: boo
     image_size = x.shape[1]
     n_batches = max(1, len(x) // batch)
     if trainer == "youngvae":
-        t = Trainer(image_size, TrainConfig(batch_size=batch, precision=precision), jit_compile=xla)
+        t = Trainer(image_size, TrainConfig(batch_size=batch, precision=precision), len(x), jit_compile=xla)
         data, idx = t.to_device(x), np.arange(len(x))
 
         def train_one(i):

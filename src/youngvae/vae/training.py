@@ -28,6 +28,7 @@ __all__ = ["TrainConfig", "Trainer", "train_vae", "HISTORY_COLUMNS"]
 HISTORY_COLUMNS = ["epoch", "loss", "reconstruction", "kl", "val_loss", "val_reconstruction", "val_kl"]
 _OPTIMIZERS = ("rmsprop", "adam", "sgd")
 _PRECISIONS = ("mixed_bfloat16", "float32")
+_LR_SCHEDULES = ("constant", "cosine")
 
 
 def _is_int(value) -> bool:
@@ -36,23 +37,33 @@ def _is_int(value) -> bool:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training settings. Defaults: rmsprop (Adam collapsed the posterior at small scale, see
-    STACK.md), bfloat16 mixed precision (≈1.8× faster on CPUs with AVX512_BF16)."""
+    """Training settings; the defaults are the shipped recipe (config.yaml, docs/recipe.md):
+    rmsprop (Adam collapsed the posterior at two scales), batch 16, a warm-up over the first
+    10 % of the steps then a cosine decay, bfloat16 mixed precision (≈1.8× faster on CPUs with
+    AVX512_BF16)."""
 
     epochs: int = 10
-    batch_size: int = 32
+    batch_size: int = 16
     latent_dim: int = 1
     beta: float = 1.0
     optimizer: str = "rmsprop"
     learning_rate: float = 1e-3
     precision: str = "mixed_bfloat16"
     seed: int = 0
-    #: Linear learning-rate warm-up from learning_rate/100 over this many steps (0: none).
-    warmup_steps: int = 0
+    #: Linear learning-rate warm-up from learning_rate/100 over this fraction of all steps.
+    warmup_fraction: float = 0.1
+    #: After the warm-up: "constant" (hold learning_rate) or "cosine" (decay to 0 at the end).
+    lr_schedule: str = "cosine"
+    #: KL weight ramped linearly from 0 to beta over this fraction of all steps (0: beta throughout).
+    kl_warmup_fraction: float = 0.0
 
     def __post_init__(self):
-        if not _is_int(self.warmup_steps) or self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be an integer >= 0, got {self.warmup_steps!r}")
+        for name in ("warmup_fraction", "kl_warmup_fraction"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 <= value < 1:
+                raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+        if self.lr_schedule not in _LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {_LR_SCHEDULES}, got {self.lr_schedule!r}")
         for name in ("epochs", "batch_size", "latent_dim"):
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
@@ -111,27 +122,46 @@ def _check_images(x, name: str) -> np.ndarray:
     return x
 
 
-def learning_rate_schedule(cfg: TrainConfig):
-    """cfg.learning_rate, or with cfg.warmup_steps a linear warm-up from 1/100 of it, then flat.
+def steps_per_epoch(cfg: TrainConfig, n_train: int) -> int:
+    return math.ceil(n_train / cfg.batch_size)
 
-    Per-parameter optimizers move every weight by ~lr (rmsprop: ~3 lr) on their first steps;
-    over the encoder Dense's 1 M inputs at 256² that coherent jump blew the latent up
-    (KL ~1e18) in the first epoch at lr 1e-3 without warm-up.
+
+def learning_rate_schedule(cfg: TrainConfig, total_steps: int):
+    """The learning rate per step for a run of ``total_steps`` optimizer steps.
+
+    A linear warm-up from learning_rate/100 over ``warmup_fraction`` of the run (per-parameter
+    optimizers move every weight by ~lr, rmsprop ~3 lr, on their first steps; over the encoder
+    Dense's 1 M inputs at 256² that coherent jump blew the latent up, KL ~1e18, in the first
+    epoch at lr 1e-3 without warm-up), then ``lr_schedule``: constant, or a cosine decay to 0
+    at the last step. Relative to the run, so a short run at a small scale warms up as a long one.
     """
-    if not cfg.warmup_steps:
+    if not _is_int(total_steps) or total_steps < 1:
+        raise ValueError(f"total_steps must be an integer >= 1, got {total_steps!r}")
+    warmup = int(round(cfg.warmup_fraction * total_steps))
+    if not warmup and cfg.lr_schedule == "constant":
         return cfg.learning_rate
-    return keras.optimizers.schedules.CosineDecay(  # alpha=1: no decay after the warm-up
-        initial_learning_rate=cfg.learning_rate / 100,
-        decay_steps=1,
-        alpha=1.0,
-        warmup_target=cfg.learning_rate,
-        warmup_steps=cfg.warmup_steps,
+    cosine = cfg.lr_schedule == "cosine"
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=cfg.learning_rate / 100 if warmup else cfg.learning_rate,
+        decay_steps=max(1, total_steps - warmup) if cosine else 1,
+        alpha=0.0 if cosine else 1.0,  # alpha=1: no decay after the warm-up
+        warmup_target=cfg.learning_rate if warmup else None,
+        warmup_steps=warmup,
     )
 
 
-def _make_optimizer(cfg: TrainConfig):
+def kl_weight(cfg: TrainConfig, step: int, total_steps: int) -> float:
+    """β at optimizer step ``step`` (0-based): ramped linearly from 0 over
+    ``kl_warmup_fraction`` of the run, reaching cfg.beta at the end of the ramp."""
+    ramp = cfg.kl_warmup_fraction * total_steps
+    if ramp <= 0:
+        return float(cfg.beta)
+    return float(cfg.beta) * min(1.0, (step + 1) / ramp)
+
+
+def _make_optimizer(cfg: TrainConfig, total_steps: int):
     classes = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
-    return classes[cfg.optimizer](learning_rate=learning_rate_schedule(cfg))
+    return classes[cfg.optimizer](learning_rate=learning_rate_schedule(cfg, total_steps))
 
 
 def _seed_state(*entropy: int) -> np.ndarray:
@@ -151,15 +181,17 @@ class Trainer:
     slower (XLA's CPU convolutions do not use oneDNN).
     """
 
-    def __init__(self, image_size: int, cfg: TrainConfig, jit_compile: bool = False):
+    def __init__(self, image_size: int, cfg: TrainConfig, n_train: int, jit_compile: bool = False):
         import tensorflow as tf
 
         self.cfg = cfg
+        self.steps_per_epoch = steps_per_epoch(cfg, n_train)
+        self.total_steps = cfg.epochs * self.steps_per_epoch
         keras.utils.set_random_seed(cfg.seed)
         self.vae = build_vae(
             image_size, cfg.latent_dim, beta=cfg.beta, seed=cfg.seed, precision=cfg.precision
         )
-        self.vae.compile(optimizer=_make_optimizer(cfg), jit_compile=jit_compile)
+        self.vae.compile(optimizer=_make_optimizer(cfg, self.total_steps), jit_compile=jit_compile)
         self.vae.optimizer.build(self.vae.trainable_variables)
         vae = self.vae
         weights = vae.trainable_weights
@@ -192,22 +224,29 @@ class Trainer:
     def _results(self) -> dict:
         return {m.name: float(m.result()) for m in self.vae.metrics}
 
-    def train_batches(self, data, order) -> dict:
-        """One pass over ``data[order]`` in batches of cfg.batch_size (the last may be short);
-        returns the epoch means of loss, reconstruction and kl."""
-        return self._run_batches(self._train_step, data, order)
+    def train_batches(self, data, order, epoch: int = 1) -> dict:
+        """Epoch ``epoch`` (1-based): one pass over ``data[order]`` in batches of
+        cfg.batch_size (the last may be short), β following :func:`kl_weight`; returns the
+        epoch means of loss, reconstruction and kl (the reported loss uses each step's β)."""
+        first = (epoch - 1) * self.steps_per_epoch
+        betas = [kl_weight(self.cfg, first + i, self.total_steps) for i in range(self.steps_per_epoch)]
+        return self._run_batches(self._train_step, data, order, betas)
 
     def evaluate(self, data, order) -> dict:
-        return self._run_batches(self._test_step, data, order)
+        """Validation at the full β (the objective the run ends on)."""
+        return self._run_batches(self._test_step, data, order, [float(self.cfg.beta)])
 
-    def _run_batches(self, step, data, order) -> dict:
+    def _run_batches(self, step, data, order, betas) -> dict:
         import tensorflow as tf
 
         for metric in self.vae.metrics:
             metric.reset_state()
         order = np.asarray(order, dtype=np.int32)
         bs = self.cfg.batch_size
-        for start in range(0, len(order), bs):
+        for i, start in enumerate(range(0, len(order), bs)):
+            beta = betas[min(i, len(betas) - 1)]
+            if float(self.vae.beta.numpy()) != beta:
+                self.vae.beta.assign(beta)
             step(data, tf.constant(order[start : start + bs]))
         return self._results()
 
@@ -244,7 +283,7 @@ def train_vae(
     checkpoint_path = os.path.join(checkpoint_dir, checkpoint.CHECKPOINT_NAME)
     checkpoint.remove_stale_temp_files(checkpoint_dir)
 
-    trainer = Trainer(image_size, cfg)
+    trainer = Trainer(image_size, cfg, len(x_train))
     vae = trainer.vae
 
     fingerprint = checkpoint.fingerprint(cfg, x_train, x_val)
@@ -264,7 +303,7 @@ def train_vae(
         start = time.perf_counter()
         order = np.random.default_rng([cfg.seed, epoch]).permutation(len(x_train))
         seed_state.assign(_seed_state(cfg.seed, epoch))
-        fit = trainer.train_batches(train_data, order)
+        fit = trainer.train_batches(train_data, order, epoch)
         seed_state.assign(_seed_state(cfg.seed, epoch, 1))
         val = trainer.evaluate(val_data, np.arange(len(x_val)))
         seconds = time.perf_counter() - start

@@ -186,9 +186,53 @@ def test_default_config_does_not_collapse_and_z_tracks_the_hidden_parameter(tmp_
 def test_warmup_ramps_the_learning_rate_linearly_then_holds_it():
     from youngvae.vae.training import learning_rate_schedule
 
-    schedule = learning_rate_schedule(TrainConfig(learning_rate=1e-3, warmup_steps=100))
+    cfg = TrainConfig(learning_rate=1e-3, warmup_fraction=0.1, lr_schedule="constant")
+    schedule = learning_rate_schedule(cfg, total_steps=1000)  # warm-up: 100 steps
     rates = [float(schedule(step)) for step in (0, 50, 100, 1000)]
     np.testing.assert_allclose(rates, [1e-5, 0.5 * (1e-5 + 1e-3), 1e-3, 1e-3], rtol=1e-5)
-    assert learning_rate_schedule(TrainConfig(learning_rate=1e-3)) == 1e-3
-    with pytest.raises(ValueError, match="warmup_steps"):
-        TrainConfig(warmup_steps=-1)
+    # relative to the run: a run of 160 steps warms up over 16
+    short = learning_rate_schedule(cfg, total_steps=160)
+    np.testing.assert_allclose([float(short(8)), float(short(16))], [0.5 * (1e-5 + 1e-3), 1e-3], rtol=1e-5)
+    flat = TrainConfig(learning_rate=1e-3, warmup_fraction=0, lr_schedule="constant")
+    assert learning_rate_schedule(flat, total_steps=10) == 1e-3
+
+
+def test_cosine_schedule_decays_from_the_peak_to_zero_at_the_last_step():
+    from youngvae.vae.training import learning_rate_schedule
+
+    cfg = TrainConfig(learning_rate=2e-3, warmup_fraction=0.2, lr_schedule="cosine")
+    schedule = learning_rate_schedule(cfg, total_steps=100)  # 20 warm-up + 80 cosine steps
+    for step in (20, 40, 60, 80, 100):
+        expected = 2e-3 * 0.5 * (1 + np.cos(np.pi * (step - 20) / 80))  # the closed form
+        np.testing.assert_allclose(float(schedule(step)), expected, rtol=1e-5, atol=1e-10)
+    no_warmup = learning_rate_schedule(TrainConfig(learning_rate=1e-3, warmup_fraction=0), total_steps=10)
+    np.testing.assert_allclose([float(no_warmup(0)), float(no_warmup(5))], [1e-3, 0.5e-3], rtol=1e-5)
+
+
+def test_kl_weight_ramps_linearly_to_beta_over_its_fraction_of_the_run():
+    from youngvae.vae.training import kl_weight
+
+    cfg = TrainConfig(beta=2.0, kl_warmup_fraction=0.25)
+    assert [kl_weight(cfg, s, 100) for s in (0, 11, 24, 25, 99)] == [2 * 1 / 25, 2 * 12 / 25, 2.0, 2.0, 2.0]
+    assert kl_weight(TrainConfig(beta=0.5), 0, 100) == 0.5
+
+
+@pytest.mark.parametrize("key, value", [("warmup_fraction", 1.0), ("warmup_fraction", -0.1),
+                                        ("kl_warmup_fraction", 1), ("kl_warmup_fraction", True),
+                                        ("lr_schedule", "step")])
+def test_bad_schedule_settings_are_refused_by_name(key, value):
+    with pytest.raises(ValueError, match=key):
+        TrainConfig(**{key: value})
+
+
+@pytest.mark.slow  # trains a model (seconds)
+def test_kl_warmup_trains_at_the_ramped_weight_and_validates_at_beta(tmp_path):
+    """The loss reported for epoch 1 is reconstruction + β_step·KL averaged over its steps
+    (β ramping from 0), the validation loss is at the full β."""
+    x, _ = fringe_images(64, 16, seed=0)
+    cfg = TrainConfig(epochs=2, batch_size=16, precision="float32", kl_warmup_fraction=0.5)
+    _, history = train_vae(x, x, cfg, tmp_path, log=lambda _: None)
+    first = history.iloc[0]
+    assert first["loss"] < first["reconstruction"] + first["kl"] - 1e-3  # β < 1 on its steps
+    for row in history.itertuples():
+        np.testing.assert_allclose(row.val_loss, row.val_reconstruction + row.val_kl, rtol=1e-5)
