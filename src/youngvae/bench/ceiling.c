@@ -9,6 +9,9 @@
  *   fp32_avx512  vfmadd231ps zmm : 16 lanes x 2 FLOP                = 32 FLOP / instruction
  *   bf16_avx512  vdpbf16ps   zmm : 16 lanes x 2 products x 2 FLOP   = 64 FLOP / instruction
  *   fp32_avx2    vfmadd231ps ymm :  8 lanes x 2 FLOP                = 16 FLOP / instruction
+ *   bf16_amx     tdpbf16ps tiles : 16 x 16 outputs x 32 products x 2 = 16384 FLOP / instruction
+ *                (AMX; 4 independent accumulator tiles per iteration, not NACC; Linux must grant
+ *                the process the tile state first: arch_prctl(ARCH_REQ_XCOMP_PERM, XTILEDATA))
  * Thread t is pinned to the t-th CPU this process may run on. The kernels are compiled with
  * per-function target attributes, so one plain build (cc -O2 -pthread) holds all of them; the
  * caller runs only those the CPU's flags allow.
@@ -20,6 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -70,19 +76,72 @@ __attribute__((target("avx2,fma"))) static float fp32_avx2(long iters) {
     for (int k = 0; k < 8; k++) sum += out[k];
     return sum;
 }
+
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+#define AMX_ACC 4
+
+typedef struct {
+    uint8_t palette_id;
+    uint8_t start_row;
+    uint8_t reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} __attribute__((packed)) tile_config_t;
+
+/* Tiles 0-3 accumulate C (16 x 16 float32), tiles 4-7 hold A and B (16 rows x 32 bf16). */
+__attribute__((target("amx-tile,amx-bf16"))) static float bf16_amx(long iters) {
+    if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0) {
+        fprintf(stderr, "arch_prctl(ARCH_REQ_XCOMP_PERM) refused the AMX tile state\n");
+        exit(3);
+    }
+    static __thread uint16_t ab[16 * 32] __attribute__((aligned(64)));
+    static __thread float c[16 * 16] __attribute__((aligned(64)));
+    for (int i = 0; i < 16 * 32; i++) ab[i] = 0x3a83; /* bf16 ~1e-3 */
+    tile_config_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.palette_id = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.rows[t] = 16;
+        cfg.colsb[t] = 64;
+    }
+    _tile_loadconfig(&cfg);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    _tile_loadd(4, ab, 64);
+    _tile_loadd(5, ab, 64);
+    _tile_loadd(6, ab, 64);
+    _tile_loadd(7, ab, 64);
+    for (long i = 0; i < iters; i++) {
+        _tile_dpbf16ps(0, 4, 5);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 6, 5);
+        _tile_dpbf16ps(3, 6, 7);
+    }
+    _tile_stored(0, c, 64);
+    float sum = c[0];
+    _tile_stored(1, c, 64);
+    sum += c[0];
+    _tile_release();
+    return sum;
+}
 #endif
 
 static const struct {
     const char *name;
     int flop_per_instruction;
+    int instructions_per_iteration;
     kernel_fn fn;
 } KERNELS[] = {
 #if defined(__x86_64__)
-    {"fp32_avx512", 32, fp32_avx512},
-    {"bf16_avx512", 64, bf16_avx512},
-    {"fp32_avx2", 16, fp32_avx2},
+    {"fp32_avx512", 32, NACC, fp32_avx512},
+    {"bf16_avx512", 64, NACC, bf16_avx512},
+    {"fp32_avx2", 16, NACC, fp32_avx2},
+    {"bf16_amx", 16384, AMX_ACC, bf16_amx},
 #endif
-    {NULL, 0, NULL},
+    {NULL, 0, 0, NULL},
 };
 
 typedef struct {
@@ -145,7 +204,8 @@ int main(int argc, char **argv) {
         if (jobs[t].seconds > slowest) slowest = jobs[t].seconds;
         sink += jobs[t].sink;
     }
-    double flop = (double)threads * iters * NACC * KERNELS[k].flop_per_instruction;
+    double flop = (double)threads * iters * KERNELS[k].instructions_per_iteration *
+                  KERNELS[k].flop_per_instruction;
     printf("%s %d %.6f %.0f\n", KERNELS[k].name, threads, slowest, flop);
     return sink == 1234.5 ? 1 : 0; /* keeps the results live */
 }

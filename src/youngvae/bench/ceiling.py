@@ -1,4 +1,5 @@
-"""The CPU's arithmetic ceiling, measured: vector FMA / bf16 dot-product loops (``ceiling.c``).
+"""The CPU's arithmetic ceiling, measured: vector FMA / bf16 dot-product loops and, where the
+CPU has them, AMX tile dot products (``ceiling.c``).
 
 The benchmark's throughput probe (``bench.throughput_probe``) tells what the framework's own
 matmul and convolution reach; this tells what the vector units can do at all, with nothing but
@@ -26,13 +27,22 @@ import time
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["KERNELS", "cpu_flags", "available_kernels", "build", "run_kernel", "measure", "peak_for", "epoch_floor_s"]
+__all__ = ["KERNELS", "cpu_flags", "available_kernels", "build", "run_kernel", "measure", "peak_for",
+           "ceiling_for", "check_fraction", "epoch_floor_s"]
 
-# kernel -> (the /proc/cpuinfo flags it needs, FLOP per instruction); see ceiling.c
+# kernel -> (the /proc/cpuinfo flags it needs, FLOP per instruction, instructions per loop
+# iteration and thread); see ceiling.c. bf16_amx: AMX tiles (tdpbf16ps), where the CPU has them
+# (Intel Sapphire Rapids and later); the process asks Linux for the tile state first.
 KERNELS = {
-    "fp32_avx512": (("avx512f",), 32),
-    "bf16_avx512": (("avx512f", "avx512_bf16"), 64),
-    "fp32_avx2": (("avx2", "fma"), 16),
+    "fp32_avx512": (("avx512f",), 32, 12),
+    "bf16_avx512": (("avx512f", "avx512_bf16"), 64, 12),
+    "fp32_avx2": (("avx2", "fma"), 16, 12),
+    "bf16_amx": (("amx_tile", "amx_bf16"), 16384, 4),
+}
+#: The units a precision's arithmetic may run on; its ceiling is the highest measured of them.
+UNITS_FOR = {
+    "bfloat16": ("bf16_amx", "bf16_avx512", "fp32_avx512", "fp32_avx2"),
+    "float32": ("fp32_avx512", "fp32_avx2"),
 }
 
 
@@ -55,7 +65,7 @@ def cpu_flags() -> set[str]:
 def available_kernels(flags: set[str] | None = None) -> list[str]:
     """Kernels this CPU can run (all of their flags present), in KERNELS order."""
     flags = cpu_flags() if flags is None else set(flags)
-    return [k for k, (need, _) in KERNELS.items() if all(f in flags for f in need)]
+    return [k for k, (need, *_) in KERNELS.items() if all(f in flags for f in need)]
 
 
 def _compiler() -> str | None:
@@ -114,7 +124,7 @@ def measure(threads=(1,), repeats: int = 5, target_s: float = 0.2, flags: set[st
     threads = sorted({int(t) for t in threads if 0 < int(t) <= (allowed or 1)})
     if not kernels:
         return {"status": "not measured: the CPU has none of the kernels' instruction sets "
-                          "(AVX2+FMA, AVX-512, AVX512_BF16)"}
+                          "(AVX2+FMA, AVX-512, AVX512_BF16, AMX-BF16)"}
     if not threads:
         return {"status": "not measured: no valid thread count"}
     start = time.perf_counter()
@@ -123,7 +133,15 @@ def measure(threads=(1,), repeats: int = 5, target_s: float = 0.2, flags: set[st
             binary = build(tmp)
         except IsaPeakUnavailable as exc:
             return {"status": f"not measured: {exc}"}
-        iterations = {k: _calibrate(binary, k, target_s) for k in kernels}
+        iterations, failed = {}, {}
+        for k in kernels:  # a kernel the OS refuses (AMX tile state) is reported, not fatal
+            try:
+                iterations[k] = _calibrate(binary, k, target_s)
+            except subprocess.CalledProcessError as exc:
+                failed[k] = (exc.stderr or "").strip() or f"exit status {exc.returncode}"
+        kernels = [k for k in kernels if k in iterations]
+        if not kernels:
+            return {"status": f"not measured: every kernel failed ({failed})"}
         samples: dict[str, dict[int, list[float]]] = {k: {t: [] for t in threads} for k in kernels}
         for _ in range(repeats):  # interleaved: every (kernel, threads) once per round
             for k in kernels:
@@ -140,24 +158,49 @@ def measure(threads=(1,), repeats: int = 5, target_s: float = 0.2, flags: set[st
                     for k, by_t in samples.items()},
         "seconds": round(time.perf_counter() - start, 1),
     }
+    if failed:
+        result["failed"] = failed
     if log:
         for k, by_t in result["gflops"].items():
             log(f"ISA peak {k}: " + ", ".join(f"{t} thread(s) {g:.0f} GFLOP/s" for t, g in by_t.items()))
     return result
 
 
-def peak_for(isa: dict | None, precision: str, threads: int) -> float | None:
-    """The ceiling for a training setting: the bf16 dot-product peak for mixed_bfloat16 where
-    measured, else the widest float32 FMA peak; None where nothing was measured."""
+def ceiling_for(isa: dict | None, precision: str, threads: int) -> tuple[float, str] | None:
+    """(GFLOP/s, unit) of the ceiling for a training setting: the HIGHEST measured of the units
+    its arithmetic may use (AMX tiles, AVX-512 bf16 dot products, float32 FMA for
+    mixed_bfloat16; float32 FMA for float32), at ``threads``; None where nothing was measured.
+    A ceiling that leaves out a unit the framework uses is no ceiling: a step could beat it."""
     if not isa or isa.get("status") != "ok":
         return None
-    order = (["bf16_avx512"] if "bfloat16" in precision else []) + ["fp32_avx512", "fp32_avx2"]
-    for kernel in order:
+    units = UNITS_FOR["bfloat16" if "bfloat16" in precision else "float32"]
+    best = None
+    for kernel in units:
         by_threads = isa["gflops"].get(kernel, {})
         value = by_threads.get(threads, by_threads.get(str(threads)))
-        if value:
-            return float(value)
-    return None
+        if value and (best is None or float(value) > best[0]):
+            best = (float(value), kernel)
+    return best
+
+
+def peak_for(isa: dict | None, precision: str, threads: int) -> float | None:
+    """The ceiling's GFLOP/s of :func:`ceiling_for` (None where nothing was measured)."""
+    found = ceiling_for(isa, precision, threads)
+    return found[0] if found else None
+
+
+def check_fraction(gflops: float, peak: float | None, what: str) -> float | None:
+    """gflops / peak; a fraction above 1 means the ceiling missed a unit (or the FLOP count is
+    wrong): that is a bug, and it raises instead of printing a figure above 100 %."""
+    if not peak:
+        return None
+    fraction = gflops / peak
+    if fraction > 1.0:
+        raise ValueError(
+            f"{what}: {gflops:.1f} GFLOP/s is {fraction:.2f} of the measured ceiling {peak:.1f} "
+            "GFLOP/s; a ceiling must bound every step (a unit missing from youngvae.bench.ceiling?)"
+        )
+    return fraction
 
 
 def epoch_floor_s(flop_per_sample: float, n_samples: int, peak_gflops: float) -> float:

@@ -37,9 +37,6 @@ MACHINE_KEYS = [
     "load_average",
 ]
 
-# The paper's Table IV (training time on three Intel Xeon machines, 2048 samples of 256²).
-# Only the range 257-300 s per epoch is known to us here; the exact rows could not be
-
 
 def _cpuinfo() -> dict:
     info = {"cpu_model": platform.processor() or platform.machine(), "flags": []}

@@ -25,10 +25,13 @@ What it measures
   (input and weight gradients: 2 × forward), minus the input gradient of the first layer,
   which nobody needs. ``fraction_of_probe`` = GFLOP/s over the probe's convolution GFLOP/s in
   the setting's compute dtype (bfloat16 for mixed_bfloat16).
-* ``isa_peak_gflops`` = the vector units' own ceiling at the setting's thread count, measured
+* ``isa_peak_gflops`` = the arithmetic units' own ceiling at the setting's thread count, measured
   once per run before the workers start (:mod:`youngvae.bench.ceiling`: independent FMA / bf16
-  dot-product chains; the bf16 one for mixed_bfloat16), and ``fraction_of_isa_peak`` = GFLOP/s
-  over it. Epoch FLOPs / this peak is the floor no implementation of the same arithmetic beats.
+  dot-product chains, AMX tile dot products where the CPU has them); for mixed_bfloat16 the
+  highest of every unit it may run on, named in ``isa_peak_unit``; ``fraction_of_isa_peak`` =
+  GFLOP/s over it. Epoch FLOPs / this peak is the floor no implementation of the same
+  arithmetic beats; a fraction above 1 is a bug (a unit the ceiling missed) and the row gets
+  status ``ceiling_exceeded``, which the tests fail on.
 
 A backend that is not installed is not run: its rows say ``status = skipped`` and why.
 """
@@ -76,6 +79,7 @@ CSV_COLUMNS = [
     "probe_gflops",
     "fraction_of_probe",
     "isa_peak_gflops",
+    "isa_peak_unit",
     "fraction_of_isa_peak",
     "peak_rss_mb",
     "status",
@@ -155,7 +159,15 @@ def setting_row(setting: Setting, runs: list[dict], image_size: int, n_train: in
     probes = [r["probe"].get(probe_key) for r in ok if r.get("probe")]
     probe = float(np.median(probes)) if probes else None
     gflops = flops * setting.batch_size / median / 1e9
-    peak = ceiling.peak_for(isa, setting.precision, setting.intra_threads)
+    peak, unit = ceiling.ceiling_for(isa, setting.precision, setting.intra_threads) or (None, None)
+    try:
+        fraction_of_peak = ceiling.check_fraction(gflops, peak, setting.label())
+    except ValueError as exc:  # kept in the table, flagged: the tests fail on this status
+        fraction_of_peak = gflops / peak
+        errors = [*errors, str(exc)]
+        ceiling_exceeded = True
+    else:
+        ceiling_exceeded = False
     row.update(
         s_per_step_median=median,
         s_per_step_min=float(min(all_steps)),
@@ -170,9 +182,10 @@ def setting_row(setting: Setting, runs: list[dict], image_size: int, n_train: in
         probe_gflops=probe,
         fraction_of_probe=gflops / probe if probe else None,
         isa_peak_gflops=peak,
-        fraction_of_isa_peak=gflops / peak if peak else None,
+        isa_peak_unit=unit,
+        fraction_of_isa_peak=fraction_of_peak,
         peak_rss_mb=float(max(r["peak_rss_mb"] for r in ok)),
-        status="ok" if not errors else "partial",
+        status="ceiling_exceeded" if ceiling_exceeded else ("ok" if not errors else "partial"),
         note="; ".join([note] + errors if note else errors),
     )
     return row

@@ -76,7 +76,7 @@ def table_iv_markdown(table, machine: dict) -> str:
             f"| {_fmt(r['s_per_epoch'])} | {_fmt(r['s_per_10_epochs'], 0)} | {_fmt(r['s_per_epoch_incl_val'])} "
             f"| {_fmt(speedup_vs_float32_keras(r, records), 2)} "
             f"| {_fmt(r['gflops'], 0)} | {_fmt(r['fraction_of_probe'], 2)} "
-            f"| {_fmt(r.get('fraction_of_isa_peak'), 2)} | {_fmt(r['peak_rss_mb'], 0)} "
+            f"| {_fmt(r.get('fraction_of_isa_peak'), 2)}{_unit(r)} | {_fmt(r['peak_rss_mb'], 0)} "
             f"| {_status(r)} |"
         )
     lines += [
@@ -89,10 +89,16 @@ def table_iv_markdown(table, machine: dict) -> str:
         "repeated and interleaved; GFLOP/s from the hand-counted train FLOPs per sample; "
         "'of probe' = that over the convolution probe in the same compute dtype; "
         "'× TF Keras float32' = that setting's step time over this row's (same batch and threads); "
-        "'of ISA peak' = GFLOP/s over the vector units' measured ceiling (below).",
+        "'of ISA peak' = GFLOP/s over the measured ceiling of the fastest unit the setting's "
+        "arithmetic may use (named in brackets; AMX tiles where the CPU has them; below).",
         "",
     ] + _isa_floor_lines(table, machine.get("isa_peak"))
     return "\n".join(lines)
+
+
+def _unit(row: dict) -> str:
+    unit = row.get("isa_peak_unit")
+    return f" ({unit})" if isinstance(unit, str) and unit else ""
 
 
 def _isa_floor_lines(table, isa: dict | None) -> list[str]:
@@ -111,10 +117,10 @@ def _isa_floor_lines(table, isa: dict | None) -> list[str]:
         floors = []
         for precision in sorted(set(ok["precision"])):
             for threads in sorted(set(ok["intra_threads"])):
-                peak = ceiling.peak_for(isa, precision, int(threads))
-                if peak:
+                found = ceiling.ceiling_for(isa, precision, int(threads))
+                if found:
                     floors.append(f"{precision} on {threads} thread(s): "
-                                  f"{ceiling.epoch_floor_s(flop, n_train, peak):.3g} s")
+                                  f"{ceiling.epoch_floor_s(flop, n_train, found[0]):.3g} s ({found[1]})")
         if floors:
             lines.append(f"So one epoch ({n_train} samples × {flop / 1e9:.2f} GFLOP) cannot take less "
                          "than, at 100 % of that peak: " + "; ".join(floors) + ".")

@@ -16,6 +16,9 @@ def test_kernels_are_chosen_from_the_cpu_flags():
     assert ceiling.available_kernels({"avx2", "fma", "avx512f", "avx512_bf16"}) == [
         "fp32_avx512", "bf16_avx512", "fp32_avx2"]
     assert ceiling.available_kernels({"sse2"}) == []
+    amx = {"avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16"}
+    assert ceiling.available_kernels(amx)[-1] == "bf16_amx"
+    assert "bf16_amx" not in ceiling.available_kernels(amx - {"amx_tile"})
 
 
 def test_a_cpu_without_the_instructions_is_reported_not_measured():
@@ -40,10 +43,10 @@ def test_each_kernel_counts_its_flop_exactly(tmp_path):
     binary = ceiling.build(tmp_path)
     threads = min(2, len(os.sched_getaffinity(0)))
     for kernel in kernels:
-        per_instruction = ceiling.KERNELS[kernel][1]
+        _, per_instruction, per_iteration = ceiling.KERNELS[kernel]
         seconds, flop = ceiling.run_kernel(binary, kernel, threads, 1000)
-        # 12 independent chains per thread, one instruction each per iteration
-        assert flop == threads * 1000 * 12 * per_instruction
+        # independent chains per thread (12 vector registers, 4 AMX tiles), one instruction each
+        assert flop == threads * 1000 * per_iteration * per_instruction
         assert seconds > 0
 
 
@@ -68,5 +71,33 @@ def test_the_ceiling_for_a_setting_and_the_epoch_floor():
     avx2_only = {"status": "ok", "gflops": {"fp32_avx2": {1: 100.0}}}
     assert ceiling.peak_for(avx2_only, "mixed_bfloat16", 1) == 100.0  # no bf16 units: fp32 FMA
     assert ceiling.peak_for({"status": "not measured: x"}, "float32", 1) is None
+    # AMX present: the bf16 ceiling is the highest unit, and says which
+    amx = {"status": "ok", "gflops": {"bf16_avx512": {"2": 166.0}, "bf16_amx": {"2": 2900.0},
+                                       "fp32_avx512": {"2": 90.0}}}
+    assert ceiling.ceiling_for(amx, "mixed_bfloat16", 2) == (2900.0, "bf16_amx")
+    assert ceiling.ceiling_for(amx, "float32", 2) == (90.0, "fp32_avx512")  # tiles do no float32
+    assert ceiling.ceiling_for(isa, "mixed_bfloat16", 2) == (460.0, "bf16_avx512")
     # 11.2 GFLOP per sample, 2048 samples at 460 GFLOP/s: 49.9 s
     assert ceiling.epoch_floor_s(11.2e9, 2048, 460.0) == pytest.approx(49.87, abs=0.01)
+
+
+def test_a_fraction_above_the_ceiling_is_refused():
+    """The issue's AMX machine: the step reached 188 GFLOP/s against a vdpbf16ps-only ceiling
+    of 166: a ceiling that misses a unit must not print 113 %."""
+    assert ceiling.check_fraction(83.0, 166.0, "tf/youngvae") == pytest.approx(0.5)
+    assert ceiling.check_fraction(83.0, None, "tf/youngvae") is None
+    with pytest.raises(ValueError, match=r"tf/youngvae.*1\.13 of the measured ceiling"):
+        ceiling.check_fraction(188.0, 166.0, "tf/youngvae")
+
+
+def test_the_amx_kernel_compiles_with_the_tile_instructions(tmp_path):
+    """It runs only on CPUs with amx_tile/amx_bf16 (none here, maybe); the build holds it always."""
+    if not on_x86 or ceiling._compiler() is None:
+        pytest.skip(f"no x86-64 C compiler here (machine {platform.machine()})")
+    binary = ceiling.build(tmp_path)
+    import subprocess
+
+    disassembly = subprocess.run(["objdump", "-d", str(binary)], capture_output=True, text=True)
+    if disassembly.returncode != 0:
+        pytest.skip("objdump is not available")
+    assert disassembly.stdout.count("tdpbf16ps") == 4 and "ldtilecfg" in disassembly.stdout

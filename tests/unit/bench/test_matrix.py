@@ -8,6 +8,7 @@ import os
 import pandas as pd
 import pytest
 
+from youngvae.bench import ceiling
 from youngvae.bench import machine as bench_machine
 from youngvae.bench import matrix as bench
 from youngvae.bench.worker import Setting
@@ -21,6 +22,20 @@ def test_missing_backends_and_gpu_only_precisions_are_skipped_with_a_note():
     assert bench.skip_reason(Setting(), machine) is None
     row = bench.setting_row(Setting(backend="jax"), [], 16, 64, 32, 1, note="skipped: not installed")
     assert row["status"] == "skipped" and "not installed" in row["note"] and row["s_per_epoch"] is None
+
+
+def test_a_row_above_the_ceiling_is_flagged_not_printed_as_a_fraction_over_one():
+    run = {"step_times": [0.1, 0.1], "val_step_times": [0.05], "train_flops_per_sample": 1e9,
+           "probe": {"conv_bfloat16": 500.0}, "peak_rss_mb": 900.0}  # 32 / 0.1 s = 320 GFLOP/s
+    isa = {"status": "ok", "gflops": {"bf16_avx512": {"2": 166.0}}}
+    setting = Setting(precision="mixed_bfloat16", batch_size=32, intra_threads=2)
+    row = bench.setting_row(setting, [run], 256, 2048, 952, 2, isa=isa)
+    assert row["status"] == "ceiling_exceeded" and "1.93 of the measured ceiling" in row["note"]
+    assert row["isa_peak_unit"] == "bf16_avx512" and row["s_per_epoch"] == pytest.approx(6.4)
+    amx = {"status": "ok", "gflops": {"bf16_avx512": {"2": 166.0}, "bf16_amx": {"2": 2900.0}}}
+    row = bench.setting_row(setting, [run], 256, 2048, 952, 2, isa=amx)
+    assert row["status"] == "ok" and row["isa_peak_unit"] == "bf16_amx"
+    assert row["fraction_of_isa_peak"] == pytest.approx(320 / 2900)
 
 
 @pytest.mark.slow  # trains a model or starts fresh processes (seconds)
@@ -51,6 +66,8 @@ def test_tiny_benchmark_writes_csv_machine_json_table_and_figure(tmp_path, monke
         assert 0 < r["fraction_of_probe"] and r["peak_rss_mb"] > 100 and r["n_repeats"] == 1
         if isa_measured:
             assert r["fraction_of_isa_peak"] == pytest.approx(r["gflops"] / r["isa_peak_gflops"], rel=1e-3)
+            assert r["fraction_of_isa_peak"] <= 1.0, r  # above 1: the ceiling missed a unit
+            assert r["isa_peak_unit"] in ceiling.KERNELS
         assert r["threads"] == r["intra_threads"] == os.cpu_count()
     skipped = table[table["backend"] == "jax"].iloc[0]
     assert skipped["status"] == "skipped" and "not installed" in skipped["note"]
