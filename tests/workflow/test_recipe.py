@@ -14,16 +14,30 @@ import pandas as pd
 import pytest
 import yaml
 
-from youngvae.testing import REPO, copy_workflow, snakemake
+from youngvae.testing import REPO, copy_workflow, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
 
-RECIPE_64 = REPO / "tests" / "configs" / "recipe_64.yaml"
+CONFIGS = REPO / "tests" / "configs"
+RECIPE_64 = CONFIGS / "recipe_64.yaml"
 
 
-def test_the_small_config_keeps_the_default_train_section():
-    overlay = yaml.safe_load(RECIPE_64.read_text())
+@pytest.mark.parametrize("name", ["recipe_64", "recipe_128"])
+def test_the_small_configs_keep_the_default_train_section(name):
+    overlay = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
     assert set(overlay["train"]) == {"n_train", "n_val"}  # the recipe itself is config.yaml's
+
+
+@pytest.mark.parametrize("overlays, study, runs", [
+    (["recipe_128"], "recipe_128", 3),  # recipe_64 runs for real below
+    (["recipe_128", "robustness_128"], "robustness_photons", 5),
+])
+def test_the_documented_overlays_pass_start_up_and_plan_their_runs(tmp_path, overlays, study, runs):
+    """The commands docs/recipe.md and docs/systematics.md give, as a dry run."""
+    workdir = copy_workflow(tmp_path)
+    files = [str(CONFIGS / f"{o}.yaml") for o in overlays]
+    jobs = planned_jobs(workdir, f"study_{study}", "--cores", "2", "--configfile", *files)
+    assert sum(j.startswith("study_train[") for j in jobs) == runs, jobs
 
 
 def test_the_default_recipe_converges_on_the_small_config(tmp_path):
