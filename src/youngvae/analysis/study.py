@@ -150,6 +150,12 @@ def _x_and_groups(keys: Sequence[str]) -> tuple[str, list[str]]:
     return x, [k for k in keys if k != x and not k.endswith(".seed")]
 
 
+def log_x_axis(values) -> bool:
+    """A key whose values are all positive and span at least two decades is drawn on a log axis."""
+    v = pd.to_numeric(pd.Series(values), errors="coerce").dropna().to_numpy(dtype=float)
+    return v.size > 1 and bool((v > 0).all()) and v.max() / v.min() >= 100
+
+
 def plot_metrics_vs_keys(table: pd.DataFrame, keys: Sequence[str], path: str | os.PathLike,
                          metrics: Sequence[str] = ("abs_spearman", "calibration_rmse_nm",
                                                    "val_reconstruction", "active_units")):
@@ -170,8 +176,12 @@ def plot_metrics_vs_keys(table: pd.DataFrame, keys: Sequence[str], path: str | o
             ax.fill_between(xs, stats["min"].astype(float), stats["max"].astype(float), alpha=0.2)
             if not numeric_x:
                 ax.set_xticks(xs, [str(v) for v in stats.index])
+        if numeric_x and log_x_axis(table[x]):
+            ax.set_xscale("log")  # photon budgets and the like span decades
         if numeric_x and table[x].nunique() <= 12:
-            ax.set_xticks(sorted(table[x].unique()))
+            ticks = sorted(table[x].unique())
+            ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+            ax.minorticks_off()
         if metric == "active_units":
             ax.yaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel(x)

@@ -73,3 +73,12 @@ def test_medians_per_value_find_the_first_level_below_the_threshold():
     sentence = first_below(per_value, keys)
     assert "train.latent_dim=1: first at systematics.detector.photons_per_pattern=10000.0" in sentence
     assert "train.latent_dim=2: never over the listed values" in sentence
+
+
+def test_keys_spanning_decades_get_a_log_axis():
+    from youngvae.analysis.study import log_x_axis
+
+    assert log_x_axis([1e3, 1e4, 1e5, 1e7])
+    assert not log_x_axis([1, 2, 3])  # blur in px: linear
+    assert not log_x_axis([0, 10, 1000])  # a zero cannot sit on a log axis
+    assert not log_x_axis([5.0])
