@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from youngvae.vae import checkpoint
+from youngvae.vae.gradients import accurate_bias_gradients
 from youngvae.vae.model import VAE, build_vae
 
 __all__ = ["TrainConfig", "Trainer", "train_vae", "HISTORY_COLUMNS"]
@@ -206,7 +207,9 @@ class Trainer:
         def train_step(data, idx):  # = VAE.train_step, with the update compiled by XLA
             with tf.GradientTape() as tape:
                 losses = vae.compute_losses(tf.gather(data, idx), training=True)
-            apply_gradients(tape.gradient(losses[0], weights))
+            with accurate_bias_gradients():  # TF's bf16 BiasAddGrad sums in bf16 (gradients.py)
+                grads = tape.gradient(losses[0], weights)
+            apply_gradients(grads)
             vae.update_trackers(*losses)
 
         def test_step(data, idx):

@@ -36,3 +36,15 @@ def test_same_process_ab_comparison_reports_ratios_against_the_first_variant():
                            image_size=16, batch=2, rounds=2, warmup=1)
     assert out["plain"]["speedup_vs_plain"] == 1.0 and len(out["ours"]["step_times"]) == 2
     assert out["ours"]["speedup_vs_plain"] == pytest.approx(out["plain"]["median"] / out["ours"]["median"])
+
+
+def test_route_table_times_every_route_and_finds_each_identity_in_float32():
+    from youngvae.bench import routes
+
+    for case in routes.cases(16):
+        row = routes.compare_case(case, batch=2, dtype="float32", rounds=1)
+        assert row["stock_ms"] > 0 and row["route_ms"] > 0
+        assert row["speedup"] == pytest.approx(row["stock_ms"] / row["route_ms"])
+        assert row["max_rel_error"] < 1e-5, (case.name, row["errors"])
+    md = routes.route_table(image_size=16, batch=2, dtype="bfloat16", rounds=1)
+    assert md.count("\n| ") == 1 + len(routes.cases(16))  # the header and one row per route
