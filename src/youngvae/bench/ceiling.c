@@ -3,9 +3,13 @@
  * usage: isa_peak KERNEL THREADS ITERATIONS
  * prints: KERNEL THREADS SECONDS FLOP   (SECONDS = the slowest thread's wall time)
  *
- * Each thread runs NACC independent accumulator chains of ONE instruction, ITERATIONS times;
- * NACC exceeds latency x throughput of these instructions on current x86 cores, so the
- * pipes stay full and nothing else (loads, stores) is in the loop:
+ * Each thread runs independent accumulator chains of ONE instruction, ITERATIONS times; the
+ * chains (NACC512 for zmm, NACC256 for ymm) exceed latency x throughput of these instructions on
+ * current x86 cores, so the pipes stay full and nothing else (loads, stores) is in the loop.
+ * 12 chains were too few for vdpbf16ps on an AMD EPYC of family 26 (Zen 5: two 512-bit pipes):
+ * 12 gave ~460, 16-24 gave ~550 GFLOP/s per core, so the bf16 ceiling read 17 % low and oneDNN's
+ * convolution measured above it. 24 zmm chains + 2 operands fit the 32 zmm registers; ymm has 16
+ * registers, and 12 chains cover its FMA (latency 4 x 2 pipes):
  *   fp32_avx512  vfmadd231ps zmm : 16 lanes x 2 FLOP                = 32 FLOP / instruction
  *   bf16_avx512  vdpbf16ps   zmm : 16 lanes x 2 products x 2 FLOP   = 64 FLOP / instruction
  *   fp32_avx2    vfmadd231ps ymm :  8 lanes x 2 FLOP                = 16 FLOP / instruction
@@ -31,47 +35,48 @@
 #include <immintrin.h>
 #endif
 
-#define NACC 12
+#define NACC512 24
+#define NACC256 12
 #define MAX_THREADS 1024
 
 typedef float (*kernel_fn)(long iters);
 
 #if defined(__x86_64__)
 __attribute__((target("avx512f"))) static float fp32_avx512(long iters) {
-    __m512 acc[NACC];
+    __m512 acc[NACC512];
     const __m512 a = _mm512_set1_ps(0.9999999f), b = _mm512_set1_ps(1e-7f);
-    for (int k = 0; k < NACC; k++) acc[k] = _mm512_set1_ps((float)k);
+    for (int k = 0; k < NACC512; k++) acc[k] = _mm512_set1_ps((float)k);
     for (long i = 0; i < iters; i++) {
-#pragma GCC unroll 12
-        for (int k = 0; k < NACC; k++) acc[k] = _mm512_fmadd_ps(a, acc[k], b);
+#pragma GCC unroll 24
+        for (int k = 0; k < NACC512; k++) acc[k] = _mm512_fmadd_ps(a, acc[k], b);
     }
-    for (int k = 1; k < NACC; k++) acc[0] = _mm512_add_ps(acc[0], acc[k]);
+    for (int k = 1; k < NACC512; k++) acc[0] = _mm512_add_ps(acc[0], acc[k]);
     return _mm512_reduce_add_ps(acc[0]);
 }
 
 __attribute__((target("avx512f,avx512bf16"))) static float bf16_avx512(long iters) {
-    __m512 acc[NACC];
+    __m512 acc[NACC512];
     const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(1e-3f));
     const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(1e-3f));
-    for (int k = 0; k < NACC; k++) acc[k] = _mm512_set1_ps((float)k);
+    for (int k = 0; k < NACC512; k++) acc[k] = _mm512_set1_ps((float)k);
     for (long i = 0; i < iters; i++) {
-#pragma GCC unroll 12
-        for (int k = 0; k < NACC; k++) acc[k] = _mm512_dpbf16_ps(acc[k], a, b);
+#pragma GCC unroll 24
+        for (int k = 0; k < NACC512; k++) acc[k] = _mm512_dpbf16_ps(acc[k], a, b);
     }
-    for (int k = 1; k < NACC; k++) acc[0] = _mm512_add_ps(acc[0], acc[k]);
+    for (int k = 1; k < NACC512; k++) acc[0] = _mm512_add_ps(acc[0], acc[k]);
     return _mm512_reduce_add_ps(acc[0]);
 }
 
 __attribute__((target("avx2,fma"))) static float fp32_avx2(long iters) {
-    __m256 acc[NACC];
+    __m256 acc[NACC256];
     const __m256 a = _mm256_set1_ps(0.9999999f), b = _mm256_set1_ps(1e-7f);
-    for (int k = 0; k < NACC; k++) acc[k] = _mm256_set1_ps((float)k);
+    for (int k = 0; k < NACC256; k++) acc[k] = _mm256_set1_ps((float)k);
     for (long i = 0; i < iters; i++) {
 #pragma GCC unroll 12
-        for (int k = 0; k < NACC; k++) acc[k] = _mm256_fmadd_ps(a, acc[k], b);
+        for (int k = 0; k < NACC256; k++) acc[k] = _mm256_fmadd_ps(a, acc[k], b);
     }
     float out[8], sum = 0.0f;
-    for (int k = 1; k < NACC; k++) acc[0] = _mm256_add_ps(acc[0], acc[k]);
+    for (int k = 1; k < NACC256; k++) acc[0] = _mm256_add_ps(acc[0], acc[k]);
     _mm256_storeu_ps(out, acc[0]);
     for (int k = 0; k < 8; k++) sum += out[k];
     return sum;
@@ -136,9 +141,9 @@ static const struct {
     kernel_fn fn;
 } KERNELS[] = {
 #if defined(__x86_64__)
-    {"fp32_avx512", 32, NACC, fp32_avx512},
-    {"bf16_avx512", 64, NACC, bf16_avx512},
-    {"fp32_avx2", 16, NACC, fp32_avx2},
+    {"fp32_avx512", 32, NACC512, fp32_avx512},
+    {"bf16_avx512", 64, NACC512, bf16_avx512},
+    {"fp32_avx2", 16, NACC256, fp32_avx2},
     {"bf16_amx", 16384, AMX_ACC, bf16_amx},
 #endif
     {NULL, 0, 0, NULL},

@@ -34,8 +34,8 @@ __all__ = ["KERNELS", "cpu_flags", "available_kernels", "build", "run_kernel", "
 # iteration and thread); see ceiling.c. bf16_amx: AMX tiles (tdpbf16ps), where the CPU has them
 # (Intel Sapphire Rapids and later); the process asks Linux for the tile state first.
 KERNELS = {
-    "fp32_avx512": (("avx512f",), 32, 12),
-    "bf16_avx512": (("avx512f", "avx512_bf16"), 64, 12),
+    "fp32_avx512": (("avx512f",), 32, 24),
+    "bf16_avx512": (("avx512f", "avx512_bf16"), 64, 24),
     "fp32_avx2": (("avx2", "fma"), 16, 12),
     "bf16_amx": (("amx_tile", "amx_bf16"), 16384, 4),
 }
