@@ -30,7 +30,7 @@ def test_the_small_configs_keep_the_default_train_section(name):
 
 @pytest.mark.parametrize("overlays, study, runs", [
     (["recipe_128"], "recipe_128", 3),  # recipe_64 runs for real below
-    (["recipe_128", "robustness_128"], "robustness_photons", 5),
+    (["recipe_128", "robustness_128"], "robustness_photons", 10),  # 5 budgets × 2 seeds
 ])
 def test_the_documented_overlays_pass_start_up_and_plan_their_runs(tmp_path, overlays, study, runs):
     """The commands docs/recipe.md and docs/systematics.md give, as a dry run."""

@@ -241,12 +241,9 @@ class VAE(keras.Model):
             return self.update_trackers(*losses)
         import tensorflow as tf
 
-        from youngvae.vae.gradients import accurate_bias_gradients
-
         with tf.GradientTape() as tape:
             losses = self.compute_losses(data, training=True)
-        with accurate_bias_gradients():
-            grads = tape.gradient(losses[0], self.trainable_weights)
+        grads = tape.gradient(losses[0], self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         return self.update_trackers(*losses)
 

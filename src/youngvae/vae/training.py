@@ -9,6 +9,7 @@ generator from (seed, e) before training and (seed, e, 1) before validation.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -30,6 +31,7 @@ HISTORY_COLUMNS = ["epoch", "loss", "reconstruction", "kl", "val_loss", "val_rec
 _OPTIMIZERS = ("rmsprop", "adam", "sgd")
 _PRECISIONS = ("mixed_bfloat16", "float32")
 _LR_SCHEDULES = ("constant", "cosine")
+_BIAS_GRADIENTS = ("tensorflow", "float32")
 
 
 def _is_int(value) -> bool:
@@ -57,12 +59,18 @@ class TrainConfig:
     lr_schedule: str = "cosine"
     #: KL weight ramped linearly from 0 to beta over this fraction of all steps (0: beta throughout).
     kl_warmup_fraction: float = 0.0
+    #: How 16-bit bias gradients are summed: "tensorflow" (its BiasAddGrad, which accumulates in
+    #: bfloat16 on CPU and stalls: 512 for a true 262,144) or "float32" (accurate; gradients.py).
+    #: The recipe was measured with "tensorflow"; "float32" did not train better (docs/recipe.md).
+    bias_gradients: str = "tensorflow"
 
     def __post_init__(self):
         for name in ("warmup_fraction", "kl_warmup_fraction"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 <= value < 1:
                 raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+        if self.bias_gradients not in _BIAS_GRADIENTS:
+            raise ValueError(f"bias_gradients must be one of {_BIAS_GRADIENTS}, got {self.bias_gradients!r}")
         if self.lr_schedule not in _LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {_LR_SCHEDULES}, got {self.lr_schedule!r}")
         for name in ("epochs", "batch_size", "latent_dim"):
@@ -160,6 +168,11 @@ def kl_weight(cfg: TrainConfig, step: int, total_steps: int) -> float:
     return float(cfg.beta) * min(1.0, (step + 1) / ramp)
 
 
+def bias_gradient_rule(cfg: TrainConfig):
+    """The context ``tape.gradient`` runs in: TensorFlow's own bias gradients, or float32 sums."""
+    return accurate_bias_gradients() if cfg.bias_gradients == "float32" else contextlib.nullcontext()
+
+
 def _make_optimizer(cfg: TrainConfig, total_steps: int):
     classes = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
     return classes[cfg.optimizer](learning_rate=learning_rate_schedule(cfg, total_steps))
@@ -207,7 +220,7 @@ class Trainer:
         def train_step(data, idx):  # = VAE.train_step, with the update compiled by XLA
             with tf.GradientTape() as tape:
                 losses = vae.compute_losses(tf.gather(data, idx), training=True)
-            with accurate_bias_gradients():  # TF's bf16 BiasAddGrad sums in bf16 (gradients.py)
+            with bias_gradient_rule(cfg):
                 grads = tape.gradient(losses[0], weights)
             apply_gradients(grads)
             vae.update_trackers(*losses)

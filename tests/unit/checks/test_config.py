@@ -66,6 +66,7 @@ BAD_VALUES = [
     ("train.warmup_fraction", 1.0, "warmup_fraction"),
     ("train.kl_warmup_fraction", -0.1, "kl_warmup_fraction"),
     ("train.lr_schedule", "step", "lr_schedule"),
+    ("train.bias_gradients", "bfloat16", "bias_gradients"),
     ("train.warmup_steps", 200, "warmup_steps"),
     ("train.latent_dim", 0, "latent_dim"),
     ("train.batch_size", 4096, "batch_size"),

@@ -1,5 +1,6 @@
 """Contracts of youngvae.training: config validation, splits, resumable training, no collapse."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -219,7 +220,7 @@ def test_kl_weight_ramps_linearly_to_beta_over_its_fraction_of_the_run():
 
 @pytest.mark.parametrize("key, value", [("warmup_fraction", 1.0), ("warmup_fraction", -0.1),
                                         ("kl_warmup_fraction", 1), ("kl_warmup_fraction", True),
-                                        ("lr_schedule", "step")])
+                                        ("lr_schedule", "step"), ("bias_gradients", "bf16")])
 def test_bad_schedule_settings_are_refused_by_name(key, value):
     with pytest.raises(ValueError, match=key):
         TrainConfig(**{key: value})
@@ -236,3 +237,12 @@ def test_kl_warmup_trains_at_the_ramped_weight_and_validates_at_beta(tmp_path):
     assert first["loss"] < first["reconstruction"] + first["kl"] - 1e-3  # β < 1 on its steps
     for row in history.itertuples():
         np.testing.assert_allclose(row.val_loss, row.val_reconstruction + row.val_kl, rtol=1e-5)
+
+
+def test_bias_gradient_rule_follows_the_setting():
+    from youngvae.vae.gradients import accurate_bias_gradients
+    from youngvae.vae.training import bias_gradient_rule
+
+    assert isinstance(bias_gradient_rule(TrainConfig()), contextlib.nullcontext)  # TensorFlow's own
+    chosen = bias_gradient_rule(TrainConfig(bias_gradients="float32"))
+    assert type(chosen) is type(accurate_bias_gradients())
