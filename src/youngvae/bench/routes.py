@@ -77,12 +77,15 @@ def cases(image_size: int = 256) -> list[Case]:
     relu, sigmoid = tf.nn.relu, tf.sigmoid
     s, h = image_size, image_size // 2
 
+    def blocked_bias_relu(y, b):  # the bias of each channel, repeated for its 4 phases
+        return relu(y + tf.cast(tf.tile(b, [4]), y.dtype))
+
     def blocked_image(x, k, b):  # deconv output in blocked form → the image layer, blocked
         y = R.depth_to_space(R.conv_padded(x, R.blocked_kernel(k), 1, 1))
         return _bias_act(y, b, sigmoid)
 
     def subpixel_blocked(x, k, b):  # sub-pixel deconv WITHOUT its depth-to-space
-        return relu(R.conv_padded(x, R.subpixel_kernel(k), 1, 0) + tf.cast(tf.tile(b, [4]), x.dtype))
+        return blocked_bias_relu(R.conv_padded(x, R.subpixel_kernel(k), 1, 0), b)
 
     return [
         _layer_case("decoder deconv: Conv2DTranspose → sub-pixel conv + depth-to-space", (h, h, 64),
@@ -97,9 +100,8 @@ def cases(image_size: int = 256) -> list[Case]:
         Case("encoder conv1 → conv2, blocked between them (no depth-to-space)",
              (s, s, 1), ((3, 3, 1, 32), (32,), (3, 3, 32, 64), (64,)),
              lambda x, k1, b1, k2, b2: _bias_act(_conv(_bias_act(_conv(x, k1), b1, relu), k2, 2), b2, relu),
-             lambda x, k1, b1, k2, b2: _bias_act(R.conv_stride2_on_blocked(relu(
-                 R.conv_padded(R.space_to_depth(x), R.blocked_kernel(k1), 1, 1)
-                 + tf.cast(tf.tile(b1, [4]), x.dtype)), k2), b2, relu),
+             lambda x, k1, b1, k2, b2: _bias_act(R.conv_stride2_on_blocked(blocked_bias_relu(
+                 R.conv_padded(R.space_to_depth(x), R.blocked_kernel(k1), 1, 1), b1), k2), b2, relu),
              input_grad=False, note="conv1 4×, conv2 16/9 of the FLOPs"),
         Case("decoder deconv → image, blocked between them (sub-pixel, no depth-to-space)",
              (h, h, 64), ((3, 3, 32, 64), (32,), (3, 3, 32, 1), (1,)),
