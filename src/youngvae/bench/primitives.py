@@ -21,24 +21,16 @@ MARK_BEGIN = "YOUNGVAE_PRIMITIVES_BEGIN"
 MARK_END = "YOUNGVAE_PRIMITIVES_END"
 
 _STEP_SCRIPT = """
-import sys, time
+import time
 from youngvae.threads import configure_threads
 configure_threads({threads}, 1)
-import numpy as np, tensorflow as tf
-from youngvae.vae.training import Trainer, TrainConfig
-from youngvae.bench.worker import bench_images
-cfg = TrainConfig(batch_size={batch}, precision={precision!r})
-trainer = Trainer({image_size}, cfg, 2048)
-data = trainer.to_device(bench_images({batch}, {image_size}))
-idx = tf.constant(np.arange({batch}, dtype=np.int32))
-def step():
-    trainer._train_step(data, idx)
-    float(trainer.vae.total_loss_tracker.result())
+from youngvae.bench.worker import bench_images, make_steps
+_, step, _ = make_steps("youngvae", {precision!r}, bench_images({batch}, {image_size}), {batch})
 for _ in range({warmup}):
-    step()
+    step(0)
 print({begin!r}, flush=True)
 t = time.perf_counter()
-step()
+step(0)
 seconds = time.perf_counter() - t
 print({end!r}, seconds, flush=True)
 """
