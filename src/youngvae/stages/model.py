@@ -149,6 +149,7 @@ def encode(
     calibration = calib.fit_calibration_from_table(table, latent=unit, label=label)
     metrics = latent.encode_metrics(table, calibration, latent=unit) | usage
     metrics["calibration_fitted_on"] = label
+    metrics["calibration_knots"] = len(calibration.knots_z)
     if recorded is not None:
         against_recorded = latent.encode_metrics(table, calibration, latent=unit, label=RECORDED)
         metrics |= {f"recorded_{k}": against_recorded[k] for k in RECORDED_METRICS}

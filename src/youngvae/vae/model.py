@@ -193,21 +193,29 @@ class VAE(keras.Model):
         z_mean, _ = self.encoder(_as_nhwc(inputs), training=training)
         return self.decoder(z_mean, training=training)
 
-    def compute_losses(self, data, training=False):
-        """(total, reconstruction, kl, ...) for one batch, all float32 scalars."""
+    def per_sample_losses(self, data, training=False):
+        """(reconstruction, kl), each [batch] float32: the summed BCE over pixels and the KL to
+        the prior of every sample of the batch (z sampled from its posterior)."""
         data = _as_nhwc(data)
         z_mean, z_log_var = self.encoder(data, training=training)
         z = self.sampling([z_mean, z_log_var])
         reconstruction = ops.cast(self.decoder(z, training=training), "float32")
-        reconstruction_loss = ops.mean(
-            ops.sum(keras.losses.binary_crossentropy(data, reconstruction), axis=(1, 2))
-        )
+        bce = ops.sum(keras.losses.binary_crossentropy(data, reconstruction), axis=(1, 2))
         z_mean = ops.cast(z_mean, "float32")
         z_log_var = ops.cast(z_log_var, "float32")
         kl = -0.5 * (1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
-        kl_loss = ops.mean(ops.sum(kl, axis=1))
+        return bce, ops.sum(kl, axis=1)
+
+    def reduce_losses(self, reconstruction, kl):
+        """(total, reconstruction, kl) batch means from :meth:`per_sample_losses`."""
+        reconstruction_loss = ops.mean(reconstruction)
+        kl_loss = ops.mean(kl)
         total_loss = reconstruction_loss + ops.cast(self.beta, "float32") * kl_loss
         return total_loss, reconstruction_loss, kl_loss
+
+    def compute_losses(self, data, training=False):
+        """(total, reconstruction, kl) for one batch, all float32 scalars."""
+        return self.reduce_losses(*self.per_sample_losses(data, training=training))
 
     def update_trackers(self, total_loss, reconstruction_loss, kl_loss):
         self.total_loss_tracker.update_state(total_loss)

@@ -21,7 +21,7 @@ import keras  # noqa: E402  (youngvae.vae.model sets KERAS_BACKEND first)
 import numpy as np
 import pandas as pd
 
-from youngvae.vae import checkpoint
+from youngvae.vae import batches, checkpoint
 from youngvae.vae.gradients import accurate_bias_gradients
 from youngvae.vae.model import VAE, build_vae
 
@@ -63,12 +63,23 @@ class TrainConfig:
     #: bfloat16 on CPU and stalls: 512 for a true 262,144) or "float32" (accurate; gradients.py).
     #: The recipe was measured with "tensorflow"; "float32" did not train better (docs/recipe.md).
     bias_gradients: str = "tensorflow"
+    #: Which patterns an epoch trains on: "loss" (from epoch 2, drawn in proportion to each one's
+    #: last excess reconstruction loss; batches.py) or "uniform" (a permutation of all, the
+    #: paper's way and the recipe before 2026-12-01).
+    sampling: str = "loss"
+    #: With sampling "loss": the share of the draw probability spread evenly over all patterns.
+    sampling_floor: float = 0.5
 
     def __post_init__(self):
         for name in ("warmup_fraction", "kl_warmup_fraction"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 <= value < 1:
                 raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+        if self.sampling not in batches.SAMPLINGS:
+            raise ValueError(f"sampling must be one of {batches.SAMPLINGS}, got {self.sampling!r}")
+        floor = self.sampling_floor
+        if isinstance(floor, bool) or not isinstance(floor, (int, float, np.floating)) or not 0 < floor <= 1:
+            raise ValueError(f"sampling_floor must be a number in (0, 1], got {floor!r}")
         if self.bias_gradients not in _BIAS_GRADIENTS:
             raise ValueError(f"bias_gradients must be one of {_BIAS_GRADIENTS}, got {self.bias_gradients!r}")
         if self.lr_schedule not in _LR_SCHEDULES:
@@ -209,6 +220,9 @@ class Trainer:
         self.vae.optimizer.build(self.vae.trainable_variables)
         vae = self.vae
         weights = vae.trainable_weights
+        # Each training pattern's summed BCE when the run last trained on it (sampling "loss").
+        self.sample_reconstruction = tf.Variable(tf.zeros([n_train]), trainable=False)
+        last_reconstruction = self.sample_reconstruction
 
         # The RMSprop update of 36 M float32 weights is a chain of element-wise passes over
         # ~140 MB arrays; XLA fuses them into one (measured: 92 -> 30-50 ms per step here).
@@ -219,10 +233,12 @@ class Trainer:
 
         def train_step(data, idx):  # = VAE.train_step, with the update compiled by XLA
             with tf.GradientTape() as tape:
-                losses = vae.compute_losses(tf.gather(data, idx), training=True)
+                per_sample = vae.per_sample_losses(tf.gather(data, idx), training=True)
+                losses = vae.reduce_losses(*per_sample)
             with bias_gradient_rule(cfg):
                 grads = tape.gradient(losses[0], weights)
             apply_gradients(grads)
+            last_reconstruction.scatter_update(tf.IndexedSlices(per_sample[0], idx))
             vae.update_trackers(*losses)
 
         def test_step(data, idx):
@@ -305,6 +321,9 @@ def train_vae(
     fingerprint = checkpoint.fingerprint(cfg, x_train, x_val)
     meta = checkpoint.read_checkpoint(checkpoint_path, vae, fingerprint, log)
     rows = list(meta["history"]) if meta else []
+    if meta and "sample_reconstruction" in meta:
+        trainer.sample_reconstruction.assign(np.asarray(meta["sample_reconstruction"], dtype=np.float32))
+    entropy = batches.target_entropy(x_train) if cfg.sampling == "loss" else None
     first_epoch = meta["epoch"] + 1 if meta else 1
     if meta:
         log(f"resumed from {checkpoint_path}: {meta['epoch']}/{cfg.epochs} epochs done, "
@@ -317,7 +336,8 @@ def train_vae(
         if train_data is None:  # once: the data as tensors (float32 NHWC), batches gathered in-graph
             train_data, val_data = trainer.to_device(x_train), trainer.to_device(x_val)
         start = time.perf_counter()
-        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(x_train))
+        excess = trainer.sample_reconstruction.numpy() - entropy if entropy is not None else None
+        order = batches.epoch_order(cfg.sampling, cfg.sampling_floor, cfg.seed, epoch, len(x_train), excess)
         seed_state.assign(_seed_state(cfg.seed, epoch))
         fit = trainer.train_batches(train_data, order, epoch)
         seed_state.assign(_seed_state(cfg.seed, epoch, 1))
@@ -330,7 +350,10 @@ def train_vae(
         }
         rows.append(row)
         t0 = time.perf_counter()
-        arrays = checkpoint.snapshot_arrays(vae, {"epoch": epoch, "history": list(rows), "fingerprint": fingerprint})
+        meta = {"epoch": epoch, "history": list(rows), "fingerprint": fingerprint}
+        if entropy is not None:
+            meta["sample_reconstruction"] = trainer.sample_reconstruction.numpy().tolist()
+        arrays = checkpoint.snapshot_arrays(vae, meta)
         line = (
             f"epoch {epoch}/{cfg.epochs}: loss {row['loss']:.4f} (reconstruction {row['reconstruction']:.4f}, "
             f"kl {row['kl']:.4f}), val_loss {row['val_loss']:.4f} (reconstruction "

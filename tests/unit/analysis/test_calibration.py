@@ -63,3 +63,49 @@ def test_calibration_json_roundtrip():
     cal2 = A.Calibration.from_dict(d)
     assert cal2 == cal
     np.testing.assert_array_equal(cal2.predict(z), cal.predict(z))
+
+
+# ---- the knot count, chosen by cross-validation ---------------------------------------------
+
+
+def _linear_gaussian(n, seed, noise_nm):
+    """λ = 650 nm + 100 nm·z, z ~ N(0, 1): a Gaussian λ like the dataset's, thin at both ends."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=n)
+    return z, (650 + 100 * z + rng.normal(scale=noise_nm, size=n)) * 1e-9
+
+
+def test_cross_validated_knots_follow_the_thin_ends_that_32_knots_average_away():
+    z, lam = _linear_gaussian(2048, 0, noise_nm=2.0)
+    chosen = A.fit_calibration(z, lam)
+    fixed = A.fit_calibration(z, lam, n_knots=32)
+    assert len(chosen.knots_z) > 32
+    assert chosen.knot_choice["cv_rmse"][str(len(chosen.knots_z))] == min(chosen.knot_choice["cv_rmse"].values())
+    z_ends = np.concatenate([np.linspace(-3, -2, 11), np.linspace(2, 3, 11)])
+    truth = (650 + 100 * z_ends) * 1e-9
+    err_chosen = np.abs(chosen.predict(z_ends) - truth).max() * 1e9
+    err_fixed = np.abs(fixed.predict(z_ends) - truth).max() * 1e9
+    # 32 equal-count knots: the end knots average 64 patterns each and clamp beyond (~1 z unit short)
+    assert err_fixed > 50
+    assert err_chosen < err_fixed / 2
+
+
+def test_cross_validation_prefers_few_knots_when_noise_dominates():
+    z, lam = _linear_gaussian(2048, 1, noise_nm=1000.0)
+    n_knots, rmse = A.choose_n_knots(z, lam)
+    assert n_knots <= 16
+    assert rmse[n_knots] == min(rmse.values()) and set(rmse) == set(A.KNOT_GRID)
+    # held-out error of any monotone fit: the noise itself (σ = 1000 nm), the map adds little
+    assert all(0.97e-6 < v < 1.03e-6 for v in rmse.values())
+
+
+def test_knot_choice_is_seeded_and_falls_back_on_tiny_data():
+    z, lam = _linear_gaussian(300, 2, noise_nm=5.0)
+    assert A.choose_n_knots(z, lam) == A.choose_n_knots(z, lam)
+    assert A.choose_n_knots(z[:9], lam[:9]) == (min(A.KNOT_GRID), {})
+    cal = A.fit_calibration(z[:9], lam[:9])
+    assert len(cal.knots_z) == 8 and cal.knot_choice["cv_rmse"] == {}
+    with pytest.raises(ValueError, match="n_knots"):
+        A.fit_calibration(z, lam, n_knots="many")
+    with pytest.raises(ValueError, match="folds"):
+        A.choose_n_knots(z, lam, folds=1)

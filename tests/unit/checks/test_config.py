@@ -67,6 +67,8 @@ BAD_VALUES = [
     ("train.kl_warmup_fraction", -0.1, "kl_warmup_fraction"),
     ("train.lr_schedule", "step", "lr_schedule"),
     ("train.bias_gradients", "bfloat16", "bias_gradients"),
+    ("train.sampling", "hard", "sampling"),
+    ("train.sampling_floor", 0, "sampling_floor"),
     ("train.warmup_steps", 200, "warmup_steps"),
     ("train.latent_dim", 0, "latent_dim"),
     ("train.batch_size", 4096, "batch_size"),

@@ -91,6 +91,12 @@ def test_loss_is_summed_bce_plus_beta_times_kl_and_accepts_nhw_or_nhwc():
     _reset_sampling(vae)
     total0, reconstruction0, _ = (float(v) for v in vae.compute_losses(x))
     assert total0 == pytest.approx(reconstruction0, rel=1e-6)
+    # the batch losses are the means of the per-sample ones (each sample's BCE summed over pixels)
+    _reset_sampling(vae)
+    bce, kl_each = (np.asarray(v) for v in vae.per_sample_losses(x))
+    assert bce.shape == kl_each.shape == (len(x),)
+    assert bce.mean() == pytest.approx(reconstruction0, rel=1e-6)
+    assert np.all(kl_each >= 0)
 
 
 def test_one_optimisation_step_lowers_the_loss_on_a_fixed_batch():

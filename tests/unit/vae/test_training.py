@@ -104,11 +104,11 @@ np.savez({out!r}, *vae.get_weights(), *[v.numpy() for v in vae.optimizer.variabl
 """
 
 
-def run_training(tmp_path, ckpt, out, kill_after=None):
+def run_training(tmp_path, ckpt, out, kill_after=None, cfg=RESUME_CFG):
     """Train in a fresh process (same thread settings for every run, whatever this one has)."""
     script = TRAIN_RUN.format(
         x_train=str(tmp_path / "x_train.npy"), x_val=str(tmp_path / "x_val.npy"),
-        cfg=RESUME_CFG, ckpt=str(ckpt), out=str(out), kill_after=kill_after,
+        cfg=cfg, ckpt=str(ckpt), out=str(out), kill_after=kill_after,
     )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=env,
@@ -246,3 +246,21 @@ def test_bias_gradient_rule_follows_the_setting():
     assert isinstance(bias_gradient_rule(TrainConfig()), contextlib.nullcontext)  # TensorFlow's own
     chosen = bias_gradient_rule(TrainConfig(bias_gradients="float32"))
     assert type(chosen) is type(accurate_bias_gradients())
+
+
+@pytest.mark.slow  # trains in fresh processes (seconds)
+def test_loss_sampling_shares_the_first_epoch_with_uniform_sampling_then_differs(tmp_path):
+    """(Resuming a loss-sampled run, the default, is the sigkill test above.)"""
+    x_train, _ = fringe_images(64, 16, seed=0)
+    x_val, _ = fringe_images(16, 16, seed=1)
+    np.save(tmp_path / "x_train.npy", x_train)
+    np.save(tmp_path / "x_val.npy", x_val)
+    histories = {}
+    for sampling in ("uniform", "loss"):
+        cfg = {**RESUME_CFG, "epochs": 2, "sampling": sampling}
+        run = run_training(tmp_path, tmp_path / sampling, tmp_path / f"{sampling}.npz", cfg=cfg)
+        assert run.returncode == 0, run.stderr[-3000:]
+        with np.load(tmp_path / f"{sampling}.npz") as a:
+            histories[sampling] = a["history"]
+    np.testing.assert_array_equal(histories["uniform"][0], histories["loss"][0])  # same permutation
+    assert not np.array_equal(histories["uniform"][1], histories["loss"][1])
