@@ -156,6 +156,12 @@ def log_x_axis(values) -> bool:
     return v.size > 1 and bool((v > 0).all()) and v.max() / v.min() >= 100
 
 
+def _whole_numbers_on_y(ax) -> None:
+    """Tick labels that read as values: |ρ| of 0.99996 … 0.99999 as such, not as 1e-5 steps
+    above a separate '+0.9999' offset label (Matplotlib's default for a narrow range)."""
+    ax.ticklabel_format(axis="y", useOffset=False)
+
+
 def plot_metrics_vs_keys(table: pd.DataFrame, keys: Sequence[str], path: str | os.PathLike,
                          metrics: Sequence[str] = ("abs_spearman", "calibration_rmse_nm",
                                                    "val_reconstruction", "active_units")):
@@ -187,6 +193,7 @@ def plot_metrics_vs_keys(table: pd.DataFrame, keys: Sequence[str], path: str | o
         ax.set_xlabel(x)
         ax.set_title(TITLES.get(metric, metric))
         ax.grid(alpha=0.3)
+        _whole_numbers_on_y(ax)
     axes[0].legend(fontsize="small", title="line: median; band: min–max over seeds")
     fig.suptitle(f"{len(table)} runs")
     return save_figure(fig, path)
@@ -210,5 +217,6 @@ def plot_seed_spread(table: pd.DataFrame, keys: Sequence[str], path: str | os.Pa
         ax.set_xlabel(", ".join(settings) or "")
         ax.set_title(title)
         ax.grid(alpha=0.3)
+        _whole_numbers_on_y(ax)
     fig.suptitle("One point per run (seeds side by side)")
     return save_figure(fig, path)

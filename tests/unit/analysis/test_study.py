@@ -82,3 +82,17 @@ def test_keys_spanning_decades_get_a_log_axis():
     assert not log_x_axis([1, 2, 3])  # blur in px: linear
     assert not log_x_axis([0, 10, 1000])  # a zero cannot sit on a log axis
     assert not log_x_axis([5.0])
+
+
+def test_narrow_metric_ranges_are_labelled_as_values_without_an_offset(tmp_path, monkeypatch):
+    """|ρ| of 0.99996 … 0.99999 (the recipe study's spread) must read as such on the axis."""
+    rows = [_row(1, s, 0.99996 + 1e-5 * s) for s in (0, 1, 2)]
+    table = study.summary_table(KEYS, rows).drop(columns=["train.latent_dim"])
+    figures = []
+    monkeypatch.setattr(study, "save_figure", lambda fig, path: figures.append(fig) or path)
+    study.plot_metrics_vs_keys(table, ["train.seed"], tmp_path / "m.png")
+    study.plot_seed_spread(table, ["train.seed"], tmp_path / "s.png")
+    for fig in figures:
+        fig.canvas.draw()
+        for ax in fig.axes:
+            assert ax.yaxis.get_major_formatter().get_offset() == ""
