@@ -230,3 +230,40 @@ def fit_calibration_from_table(
     fitted = fit_calibration(sub[latent].to_numpy(), sub[label].to_numpy(), n_knots=n_knots)
     return dataclasses.replace(fitted, unit=int(latent.rsplit("_", 1)[1]))
 
+
+
+def rescore(table: pd.DataFrame, n_knots: int | str, latent: str = "z_mean_0") -> dict[str, Any]:
+    """Validation RMSE / max error (nm) and knot count of a calibration refitted on ``table``'s
+    train split with ``n_knots``: an encoded run scored again without retraining."""
+    from youngvae.analysis.latent import encode_metrics
+
+    fitted = fit_calibration_from_table(table, latent=latent, n_knots=n_knots)
+    metrics = encode_metrics(table, fitted, latent=latent)
+    return {"knots": len(fitted.knots_z), "rmse_nm": metrics["calibration_rmse_nm"],
+            "max_nm": metrics["calibration_max_abs_err_nm"]}
+
+
+def main(argv=None) -> None:
+    """``python -m youngvae.analysis.calibration LATENT.csv … [--knots 32 cv]``: refit the
+    calibration of encoded runs (their ``encode/latent.csv``) with each knot setting and print
+    one Markdown row per file."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m youngvae.analysis.calibration",
+                                     description=main.__doc__.split("\n")[0])
+    parser.add_argument("latent_csv", nargs="+", help="encode/latent.csv files")
+    parser.add_argument("--knots", nargs="+", default=["32", "cv"],
+                        help="knot settings to compare: integers or 'cv' (default: 32 cv)")
+    parser.add_argument("--latent", default="z_mean_0", help="the z column (default z_mean_0)")
+    args = parser.parse_args(argv)
+    settings = [k if k == "cv" else int(k) for k in args.knots]
+    header = " | ".join(f"{k} knots: n, RMSE nm, max nm" for k in settings)
+    print(f"| file | {header} |\n|---|" + "---|" * len(settings))
+    for path in args.latent_csv:
+        table = pd.read_csv(path)
+        cells = [rescore(table, k, args.latent) for k in settings]
+        print(f"| {path} | " + " | ".join(f"{c['knots']}, {c['rmse_nm']:.2f}, {c['max_nm']:.1f}" for c in cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

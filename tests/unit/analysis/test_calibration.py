@@ -109,3 +109,21 @@ def test_knot_choice_is_seeded_and_falls_back_on_tiny_data():
         A.fit_calibration(z, lam, n_knots="many")
     with pytest.raises(ValueError, match="folds"):
         A.choose_n_knots(z, lam, folds=1)
+
+
+def test_rescoring_an_encoded_run_prints_one_row_per_file_and_setting(tmp_path, capsys):
+    import pandas as pd
+
+    z, lam = _linear_gaussian(600, 3, noise_nm=2.0)
+    split = np.where(np.arange(600) % 3 == 0, "val", "train")
+    path = tmp_path / "latent.csv"
+    pd.DataFrame({"wavelength_m": lam, "split": split, "z_mean_0": z}).to_csv(path, index=False)
+    table = pd.read_csv(path)
+    fixed = A.rescore(table, 8)
+    assert fixed["knots"] == 8
+    train, val = table[table.split == "train"], table[table.split == "val"]
+    expected = A.fit_calibration(train.z_mean_0, train.wavelength_m, n_knots=8).predict(val.z_mean_0)
+    assert fixed["rmse_nm"] == pytest.approx(np.sqrt(np.mean((expected - val.wavelength_m) ** 2)) * 1e9)
+    A.main([str(path), "--knots", "8", "cv"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and lines[2].startswith(f"| {path} | 8, {fixed['rmse_nm']:.2f},")
