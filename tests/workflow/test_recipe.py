@@ -8,6 +8,7 @@ or leaves the latent unsettled on it."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,26 @@ def test_the_documented_overlays_pass_start_up_and_plan_their_runs(tmp_path, ove
     files = [str(CONFIGS / f"{o}.yaml") for o in overlays]
     jobs = planned_jobs(workdir, f"study_{study}", "--cores", "2", "--configfile", *files)
     assert sum(j.startswith("study_train[") for j in jobs) == runs, jobs
+
+
+def documented_commands():
+    """(config, argv) of every `#   snakemake …` command in the header of tests/configs/*.yaml,
+    backslash continuations joined."""
+    found = []
+    for path in sorted(CONFIGS.glob("*.yaml")):
+        text = re.sub(r"\\\n#\s*", " ", path.read_text())
+        for line in text.splitlines():
+            if m := re.match(r"^#\s+snakemake (.+)$", line):
+                found.append((path.name, m.group(1).split()))
+    return found
+
+
+@pytest.mark.parametrize("config, argv", documented_commands(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_command_a_config_file_documents_runs_as_written(tmp_path, config, argv):
+    """Word for word (a target written after `--configfile` would be read as a config file)."""
+    workdir = copy_workflow(tmp_path)
+    argv = [str(REPO / a) if a.startswith("tests/configs/") else a for a in argv]
+    assert planned_jobs(workdir, *argv), argv
 
 
 def test_the_default_recipe_converges_on_the_small_config(tmp_path):
