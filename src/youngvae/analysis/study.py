@@ -188,7 +188,8 @@ def plot_metrics_vs_keys(table: pd.DataFrame, keys: Sequence[str], path: str | o
             ticks = sorted(table[x].unique())
             ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
             ax.minorticks_off()
-        if metric == "active_units":
+        if metric == "active_units":  # counts: whole ticks from 0, not 0.96 … 1.04 around a 1
+            ax.set_ylim(-0.2, max(1.0, float(table[metric].max())) + 0.5)
             ax.yaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel(x)
         ax.set_title(TITLES.get(metric, metric))
