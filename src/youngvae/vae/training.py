@@ -3,8 +3,10 @@
 Every finished epoch writes an atomic checkpoint (:mod:`youngvae.vae.checkpoint`, which explains
 the resume design); ``train_vae`` called again with the same checkpoint folder, settings and data
 continues at the next epoch and reproduces the uninterrupted run. Randomness is seeded per epoch:
-epoch e shuffles with ``numpy.random.default_rng([seed, e])`` and resets the Sampling layer's seed
-generator from (seed, e) before training and (seed, e, 1) before validation.
+epoch e draws its patterns with ``numpy.random.default_rng([seed, e])`` (a permutation, or from
+epoch 2 with ``sampling: loss`` draws that follow the last per-pattern losses, which the
+checkpoint keeps; :mod:`youngvae.vae.batches`) and resets the Sampling layer's seed generator
+from (seed, e) before training and (seed, e, 1) before validation.
 """
 
 from __future__ import annotations
@@ -350,10 +352,10 @@ def train_vae(
         }
         rows.append(row)
         t0 = time.perf_counter()
-        meta = {"epoch": epoch, "history": list(rows), "fingerprint": fingerprint}
-        if entropy is not None:
-            meta["sample_reconstruction"] = trainer.sample_reconstruction.numpy().tolist()
-        arrays = checkpoint.snapshot_arrays(vae, meta)
+        saved = {"epoch": epoch, "history": list(rows), "fingerprint": fingerprint}
+        if entropy is not None:  # what the next epoch's draws follow, for a bit-identical resume
+            saved["sample_reconstruction"] = trainer.sample_reconstruction.numpy().tolist()
+        arrays = checkpoint.snapshot_arrays(vae, saved)
         line = (
             f"epoch {epoch}/{cfg.epochs}: loss {row['loss']:.4f} (reconstruction {row['reconstruction']:.4f}, "
             f"kl {row['kl']:.4f}), val_loss {row['val_loss']:.4f} (reconstruction "
