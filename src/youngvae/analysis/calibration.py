@@ -231,7 +231,6 @@ def fit_calibration_from_table(
     return dataclasses.replace(fitted, unit=int(latent.rsplit("_", 1)[1]))
 
 
-
 def rescore(table: pd.DataFrame, n_knots: int | str, latent: str = "z_mean_0") -> dict[str, Any]:
     """Validation RMSE / max error (nm) and knot count of a calibration refitted on ``table``'s
     train split with ``n_knots``: an encoded run scored again without retraining."""

@@ -1,7 +1,8 @@
 """Which training patterns an epoch visits, and in what order.
 
-``uniform`` (the paper's way, and the default): every epoch is a seeded permutation of the
-training set. ``loss``: from the second epoch on, the epoch's ``n`` draws follow
+``uniform`` (the paper's way, and the recipe until 2026-12-01): every epoch is a seeded
+permutation of the training set. ``loss`` (the default of config.yaml and TrainConfig): from the
+second epoch on, the epoch's ``n`` draws follow
 p_i = floor/n + (1 − floor)·e_i/Σe, with e_i the pattern's excess reconstruction loss (its
 summed BCE minus the BCE floor set by its own pixel entropy, 0 for a perfect reconstruction)
 when the run last trained on it. Patterns the decoder renders badly — the rare ones at the ends
