@@ -33,7 +33,14 @@ def with_value(cfg: dict, dotted: str, value) -> dict:
     return cfg
 
 
-DELETE = object()
+class _Delete:
+    """A marker: the key is removed (a stable repr, so the test ids match across xdist workers)."""
+
+    def __repr__(self) -> str:
+        return "<deleted>"
+
+
+DELETE = _Delete()
 
 
 BAD_VALUES = [
