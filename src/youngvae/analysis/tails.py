@@ -12,6 +12,9 @@ The measurements behind docs/recipe.md's explanation of the fold:
   matched to the nearest real patterns (sum of squared differences): the wavelength the decoder
   can render at each z. Where that stops growing while the data's λ still grows, the decoder
   cannot produce the rarer end patterns, and the encoder has nowhere to put them.
+* where in the encoder a fold is made (``--fold-below-nm``): for the pixels and for the output
+  of each Conv2D/Dense layer, how steadily the representation moves away from each short-λ
+  pattern as λ grows (:func:`fold_scores`). A layer whose scores drop is the first to fold.
 
 Run it on a trained model (``python -m youngvae.analysis.tails --help``); the numbers in
 docs/recipe.md come from it.
@@ -108,6 +111,45 @@ def along_z(decode: Callable[[np.ndarray], np.ndarray], images: Any, wavelength_
     return pd.DataFrame(rows)
 
 
+def fold_scores(features: Any, wavelength_nm: Any, window_nm: float = 40.0) -> np.ndarray:
+    """Per pattern i: Spearman ρ between λ_j − λ_i and the distance ‖f_j − f_i‖ over the
+    patterns j with λ_i < λ_j ≤ λ_i + ``window_nm`` (NaN where fewer than 3 are). 1 where the
+    representation ``features`` [n, ...] moves steadily away from pattern i as λ grows; lower
+    where it comes back toward i within the window: a fold."""
+    from scipy.stats import spearmanr
+
+    f = np.asarray(features, dtype=np.float64)
+    lam = np.asarray(wavelength_nm, dtype=np.float64)
+    if len(f) != len(lam):
+        raise ValueError(f"{len(lam)} wavelengths but {len(f)} feature rows")
+    f = f.reshape(len(f), -1)
+    out = np.full(len(lam), np.nan)
+    for i in range(len(lam)):
+        ahead = np.flatnonzero((lam > lam[i]) & (lam <= lam[i] + window_nm))
+        if len(ahead) >= 3:
+            dist = np.sqrt(((f[ahead] - f[i]) ** 2).sum(axis=1))
+            out[i] = spearmanr(lam[ahead] - lam[i], dist).statistic
+    return out
+
+
+def fold_by_layer(encoder, images: Any, wavelength_nm: Any, window_nm: float = 40.0,
+                  edges_nm: Sequence[float] = (380, 400, 420, 440, 460)) -> pd.DataFrame:
+    """Median :func:`fold_scores` per λ bin (rows) for the pixels and for the output of each
+    Conv2D/Dense layer of ``encoder`` (columns, in order): which layer first folds."""
+    import keras
+
+    x = np.asarray(images, dtype=np.float32)
+    lam = np.asarray(wavelength_nm, dtype=np.float64)
+    columns = {"pixels": fold_scores(x, lam, window_nm)}
+    for layer in encoder.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            probe = keras.Model(encoder.inputs, layer.output)
+            feats = np.concatenate([np.asarray(probe.predict_on_batch(x[s : s + 32, ..., None]), dtype=np.float32)
+                                    for s in range(0, len(x), 32)])
+            columns[layer.name] = fold_scores(feats, lam, window_nm)
+    return per_bin(lam, columns, edges_nm)
+
+
 def _markdown(table: pd.DataFrame, index: bool = True) -> str:
     frame = table.reset_index() if index else table
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
@@ -124,6 +166,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", required=True, help="output prefix: <out>_bins.csv, <out>_along_z.csv")
     parser.add_argument("--bin-nm", type=float, default=50.0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--fold-below-nm", type=float, default=None,
+                        help="also: where in the encoder the patterns below this λ fold (fold_by_layer)")
+    parser.add_argument("--fold-window-nm", type=float, default=40.0)
     args = parser.parse_args(argv)
 
     from youngvae.data import store
@@ -154,6 +199,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     z_table = along_z(decode, images[::2], lam[::2], z_mean[::2])  # every 2nd: memory
     z_table.to_csv(f"{path}_along_z.csv", index=False)
     print(_markdown(bins), "\n", _markdown(z_table, index=False), sep="\n")
+    if args.fold_below_nm is not None:
+        from youngvae.vae.model import load_encoder
+
+        short = np.flatnonzero(lam <= args.fold_below_nm + args.fold_window_nm)
+        edges = np.arange(np.floor(lam.min() / 20.0) * 20.0, args.fold_below_nm + 1e-9, 20.0)
+        layers = fold_by_layer(load_encoder(args.model), images[short], lam[short], args.fold_window_nm, edges)
+        layers.to_csv(f"{path}_fold_by_layer.csv")
+        print("", _markdown(layers), sep="\n")
 
 
 if __name__ == "__main__":

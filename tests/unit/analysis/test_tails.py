@@ -51,3 +51,37 @@ def test_nearest_wavelength_finds_the_family_member_and_along_z_reads_a_known_de
     expected = np.minimum(700 + 100 * table["z"], 850)
     np.testing.assert_allclose(table["decoder_renders_nm"], expected, atol=20)  # nearest of a 10 nm family, median of 5
     assert table["data_min_nm"].notna().all()
+
+
+def test_fold_scores_are_one_for_a_monotone_map_and_drop_where_a_map_turns_back():
+    lam = np.linspace(400.0, 500.0, 101)
+    np.testing.assert_allclose(tails.fold_scores(lam[:, None], lam, 20.0)[:-3], 1.0)
+    folded = np.abs(lam - 450.0)[:, None]  # the map turns back at 450 nm
+    scores = tails.fold_scores(folded, lam, 20.0)
+    assert np.all(scores[lam <= 430] == pytest.approx(1.0))  # window ends before the turn
+    assert np.all(scores[(lam >= 450) & (lam < 497)] == pytest.approx(1.0))  # after it
+    assert np.all(scores[(lam >= 437) & (lam <= 444)] < 0.6)  # the window spans the turn: back toward i
+    assert scores[lam == 441] < 0
+    assert np.isnan(scores[-1]) and np.isnan(scores[-3])  # fewer than 3 patterns ahead
+    with pytest.raises(ValueError, match="feature rows"):
+        tails.fold_scores(folded[:5], lam)
+
+
+def test_fold_by_layer_names_the_first_layer_that_folds():
+    import keras
+
+    # pixels = λ/1000 everywhere; conv = identity; hidden = relu(±(x − 0.45)); out = |x − 0.45|
+    inputs = keras.Input((4, 4, 1))
+    conv = keras.layers.Conv2D(1, 1, name="conv", kernel_initializer="ones", bias_initializer="zeros")(inputs)
+    mean = keras.layers.Flatten()(conv)
+    hidden = keras.layers.Dense(2, activation="relu", name="hidden")(mean)
+    out = keras.layers.Dense(1, name="out", kernel_initializer="ones", bias_initializer="zeros")(hidden)
+    encoder = keras.Model(inputs, out)
+    encoder.get_layer("hidden").set_weights([np.tile([[1.0, -1.0]], (16, 1)) / 16, np.array([-0.45, 0.45])])
+    lam = np.linspace(400.0, 500.0, 101)
+    images = np.broadcast_to((lam / 1000.0)[:, None, None], (101, 4, 4)).copy()
+    table = tails.fold_by_layer(encoder, images, lam, window_nm=20.0, edges_nm=(400, 430, 436, 445))
+    assert list(table.columns) == ["count", "pixels", "conv", "hidden", "out"]
+    assert table.loc["400-430", ["pixels", "conv", "hidden", "out"]].tolist() == pytest.approx([1, 1, 1, 1])
+    assert table.loc["436-445", ["pixels", "conv", "hidden"]].tolist() == pytest.approx([1, 1, 1])
+    assert table.loc["436-445", "out"] < 0.5  # only the last layer turns back
