@@ -118,7 +118,8 @@ def fold_scores(features: Any, wavelength_nm: Any, window_nm: float = 40.0) -> n
     where it comes back toward i within the window: a fold."""
     from scipy.stats import spearmanr
 
-    f = np.asarray(features, dtype=np.float64)
+    f = np.asarray(features)
+    f = f if f.dtype in (np.float32, np.float64) else f.astype(np.float64)  # float32 stays: memory
     lam = np.asarray(wavelength_nm, dtype=np.float64)
     if len(f) != len(lam):
         raise ValueError(f"{len(lam)} wavelengths but {len(f)} feature rows")
@@ -127,7 +128,7 @@ def fold_scores(features: Any, wavelength_nm: Any, window_nm: float = 40.0) -> n
     for i in range(len(lam)):
         ahead = np.flatnonzero((lam > lam[i]) & (lam <= lam[i] + window_nm))
         if len(ahead) >= 3:
-            dist = np.sqrt(((f[ahead] - f[i]) ** 2).sum(axis=1))
+            dist = np.array([np.linalg.norm((f[j] - f[i]).astype(np.float64)) for j in ahead])
             out[i] = spearmanr(lam[ahead] - lam[i], dist).statistic
     return out
 
