@@ -13,6 +13,11 @@ decoder 2,115,905 parameters, with exactly the layers below and 'same' padding e
     decoder: Input(latent) → Dense H/2·W/2·64 relu → Reshape (H/2, W/2, 64)
              → Conv2DTranspose 32 3×3 stride 2 relu → Conv2D 1 3×3 sigmoid
 
+``encoder_blur_px`` > 0 (``train.encoder_blur_px``; 0, the paper's encoder, is the default)
+puts a fixed :class:`GaussianBlur` (no weights) between the encoder's input and conv1: the
+encoder sees the image blurred, the decoder still reconstructs the sharp image. Parameter
+counts and every other layer stay the paper's.
+
 The decoder's output layer is a :class:`OneFilterConv2D`: a ``Conv2D`` subclass with the same
 weights and the same function, computed as a depthwise convolution summed over channels
 (faster on CPU; ``plain_keras=True`` builds the stock ``Conv2D`` for comparison).
@@ -28,14 +33,18 @@ Importing this module registers the custom classes under the package name "young
 
 from __future__ import annotations
 
+import math
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np  # noqa: E402
 
 import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 __all__ = [
+    "GaussianBlur",
     "Sampling",
     "OneFilterConv2D",
     "VAE",
@@ -55,6 +64,14 @@ def _check_image_size(image_size: int) -> int:
     if image_size % 2:
         raise ValueError(f"image_size must be even (stride-2 layers), got {image_size}")
     return image_size
+
+
+def _check_blur(blur_px, image_size: int) -> float:
+    if isinstance(blur_px, bool) or not isinstance(blur_px, (int, float, np.floating)):
+        raise ValueError(f"encoder_blur_px must be a number of pixels, got {blur_px!r}")
+    if not math.isfinite(blur_px) or not 0 <= blur_px <= image_size / 8:
+        raise ValueError(f"encoder_blur_px must be in [0, image_size/8 = {image_size / 8:g}] pixels, got {blur_px!r}")
+    return float(blur_px)
 
 
 def _check_latent_dim(latent_dim: int) -> int:
@@ -84,6 +101,37 @@ class Sampling(layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 
 
+def gaussian_kernel(sigma_px: float) -> np.ndarray:
+    """The normalized 2-D Gaussian of standard deviation ``sigma_px`` pixels, truncated at 4 σ,
+    as a depthwise kernel [k, k, 1, 1] (float32)."""
+    sigma = float(sigma_px)
+    if not math.isfinite(sigma) or sigma <= 0:
+        raise ValueError(f"blur sigma must be a finite number > 0 pixels, got {sigma_px!r}")
+    r = math.ceil(4 * sigma)
+    g = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    g /= g.sum()
+    return np.outer(g, g).astype(np.float32)[:, :, None, None]
+
+
+@keras.saving.register_keras_serializable(package="youngvae")
+class GaussianBlur(layers.Layer):
+    """A fixed Gaussian blur of one-channel images (σ in pixels, truncated at 4 σ, zero padding
+    outside the image), in float32; no weights."""
+
+    def __init__(self, sigma_px: float = 1.0, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.sigma_px = float(sigma_px)
+        self._kernel = gaussian_kernel(self.sigma_px)
+
+    def call(self, images):
+        kernel = ops.convert_to_tensor(self._kernel, dtype=images.dtype)
+        return ops.depthwise_conv(images, kernel, padding="same")
+
+    def get_config(self):
+        return {**super().get_config(), "sigma_px": self.sigma_px}
+
+
 @keras.saving.register_keras_serializable(package="youngvae")
 class OneFilterConv2D(layers.Conv2D):
     """A ``Conv2D`` with ONE output filter, computed as a depthwise convolution summed over the
@@ -108,12 +156,15 @@ class OneFilterConv2D(layers.Conv2D):
         return ops.sum(y, axis=channel_axis, keepdims=True)
 
 
-def build_encoder(image_size: int, latent_dim: int = 1) -> keras.Model:
-    """Encoder: image [H, W, 1] → (z_mean, z_log_var), each [latent_dim] float32."""
+def build_encoder(image_size: int, latent_dim: int = 1, blur_px: float = 0.0) -> keras.Model:
+    """Encoder: image [H, W, 1] → (z_mean, z_log_var), each [latent_dim] float32; ``blur_px``
+    > 0 blurs the input first (:class:`GaussianBlur`, no weights)."""
     size = _check_image_size(image_size)
     latent_dim = _check_latent_dim(latent_dim)
+    blur_px = _check_blur(blur_px, size)
     inputs = keras.Input(shape=(size, size, 1), name="image")
-    x = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = GaussianBlur(blur_px, name="blur")(inputs) if blur_px > 0 else inputs
+    x = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv1")(x)
     x = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu", name="conv2")(x)
     x = layers.Conv2D(64, 3, padding="same", activation="relu", name="conv3")(x)
     x = layers.Conv2D(64, 3, padding="same", activation="relu", name="conv4")(x)
@@ -326,6 +377,7 @@ def build_vae(
     *,
     precision: str | None = None,
     plain_keras: bool = False,
+    encoder_blur_px: float = 0.0,
 ) -> VAE:
     """The paper's VAE for square images of side ``image_size`` (even) and ``latent_dim``.
 
@@ -341,7 +393,7 @@ def build_vae(
         keras.mixed_precision.set_global_policy(precision)
     try:
         vae = VAE(
-            build_encoder(image_size, latent_dim),
+            build_encoder(image_size, latent_dim, blur_px=encoder_blur_px),
             build_decoder(image_size, latent_dim, plain_keras=plain_keras),
             beta=beta,
             seed=seed,

@@ -71,6 +71,9 @@ class TrainConfig:
     sampling: str = "loss"
     #: With sampling "loss": the share of the draw probability spread evenly over all patterns.
     sampling_floor: float = 0.5
+    #: σ in pixels of a fixed Gaussian blur of the ENCODER's input (0: none, the paper's
+    #: encoder); the decoder still reconstructs the sharp image (model.GaussianBlur).
+    encoder_blur_px: float = 0.0
 
     def __post_init__(self):
         for name in ("warmup_fraction", "kl_warmup_fraction"):
@@ -82,6 +85,9 @@ class TrainConfig:
         floor = self.sampling_floor
         if isinstance(floor, bool) or not isinstance(floor, (int, float, np.floating)) or not 0 < floor <= 1:
             raise ValueError(f"sampling_floor must be a number in (0, 1], got {floor!r}")
+        blur = self.encoder_blur_px
+        if isinstance(blur, bool) or not isinstance(blur, (int, float, np.floating)) or not 0 <= blur < math.inf:
+            raise ValueError(f"encoder_blur_px must be a finite number >= 0, got {blur!r}")
         if self.bias_gradients not in _BIAS_GRADIENTS:
             raise ValueError(f"bias_gradients must be one of {_BIAS_GRADIENTS}, got {self.bias_gradients!r}")
         if self.lr_schedule not in _LR_SCHEDULES:
@@ -216,7 +222,8 @@ class Trainer:
         self.total_steps = cfg.epochs * self.steps_per_epoch
         keras.utils.set_random_seed(cfg.seed)
         self.vae = build_vae(
-            image_size, cfg.latent_dim, beta=cfg.beta, seed=cfg.seed, precision=cfg.precision
+            image_size, cfg.latent_dim, beta=cfg.beta, seed=cfg.seed, precision=cfg.precision,
+            encoder_blur_px=cfg.encoder_blur_px,
         )
         self.vae.compile(optimizer=_make_optimizer(cfg, self.total_steps), jit_compile=jit_compile)
         self.vae.optimizer.build(self.vae.trainable_variables)

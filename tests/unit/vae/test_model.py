@@ -242,3 +242,40 @@ def test_one_filter_conv_is_the_same_function_as_conv2d():
     plain.set_weights(fast.get_weights())
     assert fast.count_params() == plain.count_params() == 3 * 3 * 5 + 1
     np.testing.assert_allclose(np.asarray(fast(x)), np.asarray(plain(x)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("sigma", [0.7, 2.0])
+def test_gaussian_blur_turns_a_point_into_the_gaussian_of_its_width(sigma):
+    from youngvae.vae.model import GaussianBlur
+
+    point = np.zeros((1, 33, 33, 1), "float32")
+    point[0, 16, 16, 0] = 1.0
+    out = np.asarray(GaussianBlur(sigma)(point))[0, :, :, 0].astype(np.float64)
+    assert out.sum() == pytest.approx(1.0, abs=1e-5)  # conserved away from the edges
+    y, x = np.mgrid[-16:17, -16:17]
+    # its variance per axis (a sampled Gaussian's is σ² to 0.3 % at 0.7 px, exact as σ grows)
+    assert (out * y**2).sum() == pytest.approx(sigma**2, rel=5e-3)
+    assert (out * x**2).sum() == pytest.approx(sigma**2, rel=5e-3)
+    # the sampled Gaussian exp(-r²/2σ²) up to normalization, where not truncated
+    expected = np.exp(-(x**2 + y**2) / (2 * sigma**2))
+    r = np.ceil(4 * sigma)  # truncated to the square of half-width ceil(4σ)
+    inside = (np.abs(x) <= r) & (np.abs(y) <= r)
+    assert np.all(out[~inside] == 0)
+    np.testing.assert_allclose(out[inside], (expected / expected[inside].sum())[inside], rtol=1e-5, atol=1e-9)
+
+
+def test_encoder_blur_adds_no_weights_and_survives_save_and_load(tmp_path):
+    plain, blurred = build_encoder(16, 1), build_encoder(16, 1, blur_px=1.5)
+    assert blurred.count_params() == plain.count_params()
+    assert [layer.name for layer in blurred.layers][1:3] == ["blur", "conv1"]
+    assert "blur" not in [layer.name for layer in plain.layers]  # 0: the paper's encoder
+    vae = build_vae(16, 1, encoder_blur_px=1.5)
+    images = _images()
+    path = tmp_path / "vae.keras"
+    save_vae(vae, path)
+    again = load_encoder(path)
+    assert again.get_layer("blur").sigma_px == 1.5
+    np.testing.assert_array_equal(np.asarray(again(images[..., None])[0]), np.asarray(vae.encoder(images[..., None])[0]))
+    for bad in (-1.0, float("nan"), 3.0, True):  # 3 > 16/8
+        with pytest.raises(ValueError, match="encoder_blur_px"):
+            build_encoder(16, 1, blur_px=bad)
