@@ -61,6 +61,10 @@ def test_the_dry_run_states_the_sizes(workflow_copy):
 def test_a_job_larger_than_this_machine_stops_before_any_job(workflow_copy):
     cfg = yaml.safe_load(QUICK.read_text())
     cfg["geometry"]["pixels"] = 4096  # the VAE alone: 9.1 G parameters, ~200 GiB to train
+    # ... on few patterns, so that the stores (this one and the studies', ~9 GiB) fit the free
+    # disk of any CI machine and the memory check, not the disk check, is the one that stops it
+    cfg["dataset"].update(n_samples=8, chunk_size=4)
+    cfg["train"].update(n_train=4, n_val=4, batch_size=4)
     big = _write(workflow_copy, "big.yaml", cfg)
     out = snakemake(workflow_copy, "results/train/history.csv", "--cores", "1", "--configfile", big,
                     check=False)
