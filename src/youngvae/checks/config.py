@@ -104,12 +104,13 @@ def check_config(config: Mapping) -> None:
             f"config key 'train.batch_size' ({train['batch_size']}) must not exceed "
             f"'train.n_train' ({n_train})",
         )
-        blur = train.get("encoder_blur_px", 0)
-        _require(
-            blur <= geometry["pixels"] / 8,
-            f"config key 'train.encoder_blur_px' ({blur}) must not exceed 'geometry.pixels'/8 "
-            f"({geometry['pixels'] / 8:g}): a wider blur leaves the encoder little of the image",
-        )
+        for key in ("encoder_blur_px", "target_blur_px"):
+            blur = train.get(key, 0)
+            _require(
+                blur <= geometry["pixels"] / 8,
+                f"config key 'train.{key}' ({blur}) must not exceed 'geometry.pixels'/8 "
+                f"({geometry['pixels'] / 8:g}): a wider blur leaves little of the image",
+            )
     if "decode" in config:
         dec = config["decode"]
         _require(

@@ -66,11 +66,11 @@ def _check_image_size(image_size: int) -> int:
     return image_size
 
 
-def _check_blur(blur_px, image_size: int) -> float:
+def _check_blur(blur_px, image_size: int, name: str = "encoder_blur_px") -> float:
     if isinstance(blur_px, bool) or not isinstance(blur_px, (int, float, np.floating)):
-        raise ValueError(f"encoder_blur_px must be a number of pixels, got {blur_px!r}")
+        raise ValueError(f"{name} must be a number of pixels, got {blur_px!r}")
     if not math.isfinite(blur_px) or not 0 <= blur_px <= image_size / 8:
-        raise ValueError(f"encoder_blur_px must be in [0, image_size/8 = {image_size / 8:g}] pixels, got {blur_px!r}")
+        raise ValueError(f"{name} must be in [0, image_size/8 = {image_size / 8:g}] pixels, got {blur_px!r}")
     return float(blur_px)
 
 
@@ -214,14 +214,18 @@ class VAE(keras.Model):
 
     ``beta`` lives in a non-trainable float32 variable (``vae.beta.assign(...)`` from a
     schedule). ``call`` returns the reconstruction of z_mean (deterministic); training and
-    evaluation go through ``train_step``/``test_step``, which sample z.
+    evaluation go through ``train_step``/``test_step``, which sample z. ``target_blur_px`` > 0
+    blurs the reconstruction TARGET (:class:`GaussianBlur`): the decoder learns to render the
+    images as seen through that blur (0: the sharp image, the paper's loss).
     """
 
-    def __init__(self, encoder, decoder, beta: float = 1.0, seed: int = 0, **kwargs):
+    def __init__(self, encoder, decoder, beta: float = 1.0, seed: int = 0, target_blur_px: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
         self.seed = int(seed)
+        self.target_blur_px = _check_blur(target_blur_px, int(encoder.inputs[0].shape[1]), "target_blur_px")
+        self.target_blur = GaussianBlur(self.target_blur_px, name="target_blur") if self.target_blur_px > 0 else None
         self.sampling = Sampling(seed=self.seed, name="sampling")
         self.beta = keras.Variable(
             float(beta), dtype="float32", trainable=False, autocast=False, name="beta"
@@ -250,12 +254,19 @@ class VAE(keras.Model):
         data = _as_nhwc(data)
         z_mean, z_log_var = self.encoder(data, training=training)
         z = self.sampling([z_mean, z_log_var])
-        reconstruction = ops.cast(self.decoder(z, training=training), "float32")
-        bce = ops.sum(keras.losses.binary_crossentropy(data, reconstruction), axis=(1, 2))
+        bce = self.reconstruction_losses(data, self.decoder(z, training=training))
         z_mean = ops.cast(z_mean, "float32")
         z_log_var = ops.cast(z_log_var, "float32")
         kl = -0.5 * (1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
         return bce, ops.sum(kl, axis=1)
+
+    def reconstruction_losses(self, data, reconstruction):
+        """[batch] float32: the BCE of ``reconstruction`` against the images ``data`` (blurred
+        first where ``target_blur_px`` > 0), summed over pixels."""
+        data = _as_nhwc(data)
+        target = self.target_blur(data) if self.target_blur is not None else data
+        reconstruction = ops.cast(reconstruction, "float32")
+        return ops.sum(keras.losses.binary_crossentropy(target, reconstruction), axis=(1, 2))
 
     def reduce_losses(self, reconstruction, kl):
         """(total, reconstruction, kl) batch means from :meth:`per_sample_losses`."""
@@ -359,6 +370,7 @@ class VAE(keras.Model):
             "decoder": keras.saving.serialize_keras_object(self.decoder),
             "beta": float(self.beta.numpy()),
             "seed": self.seed,
+            "target_blur_px": self.target_blur_px,
         }
 
     @classmethod
@@ -378,6 +390,7 @@ def build_vae(
     precision: str | None = None,
     plain_keras: bool = False,
     encoder_blur_px: float = 0.0,
+    target_blur_px: float = 0.0,
 ) -> VAE:
     """The paper's VAE for square images of side ``image_size`` (even) and ``latent_dim``.
 
@@ -397,6 +410,7 @@ def build_vae(
             build_decoder(image_size, latent_dim, plain_keras=plain_keras),
             beta=beta,
             seed=seed,
+            target_blur_px=target_blur_px,
             name="vae",
         )
         vae.build((None, image_size, image_size, 1))

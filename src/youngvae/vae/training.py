@@ -74,6 +74,9 @@ class TrainConfig:
     #: σ in pixels of a fixed Gaussian blur of the ENCODER's input (0: none, the paper's
     #: encoder); the decoder still reconstructs the sharp image (model.GaussianBlur).
     encoder_blur_px: float = 0.0
+    #: σ in pixels of a fixed Gaussian blur of the reconstruction TARGET (0: the sharp image,
+    #: the paper's loss). With encoder_blur_px equal to it the VAE models blurred images.
+    target_blur_px: float = 0.0
 
     def __post_init__(self):
         for name in ("warmup_fraction", "kl_warmup_fraction"):
@@ -85,9 +88,6 @@ class TrainConfig:
         floor = self.sampling_floor
         if isinstance(floor, bool) or not isinstance(floor, (int, float, np.floating)) or not 0 < floor <= 1:
             raise ValueError(f"sampling_floor must be a number in (0, 1], got {floor!r}")
-        blur = self.encoder_blur_px
-        if isinstance(blur, bool) or not isinstance(blur, (int, float, np.floating)) or not 0 <= blur < math.inf:
-            raise ValueError(f"encoder_blur_px must be a finite number >= 0, got {blur!r}")
         if self.bias_gradients not in _BIAS_GRADIENTS:
             raise ValueError(f"bias_gradients must be one of {_BIAS_GRADIENTS}, got {self.bias_gradients!r}")
         if self.lr_schedule not in _LR_SCHEDULES:
@@ -197,6 +197,15 @@ def _make_optimizer(cfg: TrainConfig, total_steps: int):
     return classes[cfg.optimizer](learning_rate=learning_rate_schedule(cfg, total_steps))
 
 
+def _loss_targets(vae: VAE, images: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """The images [n, H, W] the reconstruction loss compares with: blurred where the VAE
+    blurs its target (``target_blur_px``), else the images themselves."""
+    if vae.target_blur is None:
+        return images
+    parts = [np.asarray(vae.target_blur(images[i : i + chunk, ..., None]))[..., 0] for i in range(0, len(images), chunk)]
+    return np.concatenate(parts)
+
+
 def _seed_state(*entropy: int) -> np.ndarray:
     """A Keras SeedGenerator state [seed, counter] derived from the given integers."""
     return np.array([np.random.SeedSequence(list(entropy)).generate_state(1)[0] >> 1, 0], dtype="int64")
@@ -223,7 +232,7 @@ class Trainer:
         keras.utils.set_random_seed(cfg.seed)
         self.vae = build_vae(
             image_size, cfg.latent_dim, beta=cfg.beta, seed=cfg.seed, precision=cfg.precision,
-            encoder_blur_px=cfg.encoder_blur_px,
+            encoder_blur_px=cfg.encoder_blur_px, target_blur_px=cfg.target_blur_px,
         )
         self.vae.compile(optimizer=_make_optimizer(cfg, self.total_steps), jit_compile=jit_compile)
         self.vae.optimizer.build(self.vae.trainable_variables)
@@ -332,7 +341,7 @@ def train_vae(
     rows = list(meta["history"]) if meta else []
     if meta and "sample_reconstruction" in meta:
         trainer.sample_reconstruction.assign(np.asarray(meta["sample_reconstruction"], dtype=np.float32))
-    entropy = batches.target_entropy(x_train) if cfg.sampling == "loss" else None
+    entropy = batches.target_entropy(_loss_targets(vae, x_train)) if cfg.sampling == "loss" else None
     first_epoch = meta["epoch"] + 1 if meta else 1
     if meta:
         log(f"resumed from {checkpoint_path}: {meta['epoch']}/{cfg.epochs} epochs done, "

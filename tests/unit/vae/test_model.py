@@ -279,3 +279,30 @@ def test_encoder_blur_adds_no_weights_and_survives_save_and_load(tmp_path):
     for bad in (-1.0, float("nan"), 3.0, True):  # 3 > 16/8
         with pytest.raises(ValueError, match="encoder_blur_px"):
             build_encoder(16, 1, blur_px=bad)
+
+
+def test_target_blur_scores_the_reconstruction_against_the_blurred_image(tmp_path):
+    from scipy.ndimage import gaussian_filter
+
+    sigma = 1.5  # scipy truncates at int(4σ + 0.5) = 6 px = ceil(4σ), as GaussianBlur does
+    images = _images(4, 16)
+    reconstruction = _images(4, 16, seed=1)[..., None] * 0.98 + 0.01
+    vae = build_vae(16, 1, target_blur_px=sigma)
+    target = np.stack([gaussian_filter(x.astype(np.float64), sigma, mode="constant", truncate=4.0) for x in images])
+    y = reconstruction[..., 0].astype(np.float64)
+    # Keras clips y to [ε, 1 - ε] with ε = 1e-7; y here is inside (0.01, 0.99)
+    expected = -(target * np.log(y) + (1 - target) * np.log(1 - y)).sum(axis=(1, 2))
+    got = np.asarray(vae.reconstruction_losses(images, reconstruction))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    sharp = np.asarray(build_vae(16, 1).reconstruction_losses(images, reconstruction))
+    assert not np.allclose(sharp, expected, rtol=1e-3)  # 0: the sharp image, the paper's loss
+    expected_sharp = -(images * np.log(y) + (1 - images) * np.log(1 - y)).sum(axis=(1, 2))
+    np.testing.assert_allclose(sharp, expected_sharp, rtol=1e-5)
+    path = tmp_path / "vae.keras"
+    save_vae(vae, path)
+    assert load_vae(path).target_blur_px == sigma
+    np.testing.assert_allclose(np.asarray(load_vae(path).reconstruction_losses(images, reconstruction)), got, rtol=1e-6)
+    assert vae.count_params() == build_vae(16, 1).count_params()  # no weights
+    for bad in (-1.0, float("nan"), 3.0, True):  # 3 > 16/8
+        with pytest.raises(ValueError, match="target_blur_px"):
+            build_vae(16, 1, target_blur_px=bad)

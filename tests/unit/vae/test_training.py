@@ -83,6 +83,20 @@ def test_train_vae_rejects_batch_larger_than_training_set(tmp_path):
         train_vae(x, x, TrainConfig(epochs=1, batch_size=9), tmp_path)
 
 
+def test_loss_sampling_measures_excess_loss_against_the_target_the_loss_uses():
+    """With target_blur_px the BCE floor is the BLURRED image's entropy, not the sharp one's."""
+    from scipy.ndimage import gaussian_filter
+
+    from youngvae.vae.model import build_vae
+    from youngvae.vae.training import _loss_targets
+
+    x, _ = fringe_images(5, 16, seed=2)
+    assert _loss_targets(build_vae(16, 1), x) is x
+    blurred = _loss_targets(build_vae(16, 1, target_blur_px=1.5), x, chunk=2)  # chunks joined in order
+    expected = np.stack([gaussian_filter(im.astype(np.float64), 1.5, mode="constant", truncate=4.0) for im in x])
+    np.testing.assert_allclose(blurred, expected, rtol=1e-5, atol=1e-6)
+
+
 # ---- resume after a real kill ---------------------------------------------------------------
 
 RESUME_CFG = dict(epochs=4, batch_size=16, seed=3)
