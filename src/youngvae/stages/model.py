@@ -254,16 +254,19 @@ def compare_generated(
     """Generated against real validation patterns (:mod:`youngvae.analysis.generated`): the same
     physical features on patterns decoded from the prior N(0, I) and from the aggregate
     posterior of the training split (one draw per validation pattern each), two-sample tests,
-    and each validation pattern against the one decoded at its calibrated z(λ)."""
+    and each validation pattern against the one decoded at its calibrated z(λ). Where the
+    model was trained against blurred targets (``train.target_blur_px``), the real patterns are
+    blurred alike: the decoder was taught to render them so."""
     configure_threads(threads)
-    from youngvae.vae.model import load_decoder
+    from youngvae.vae.model import load_vae
 
     table = pd.read_csv(latent_path)
     val = table[table["split"] == "val"]
     train_rows = table[table["split"] == "train"]
-    real = store.read_complete_images(store_path, val["sample"].to_numpy())
+    vae = load_vae(model_path)
+    real = vae.loss_targets(store.read_complete_images(store_path, val["sample"].to_numpy()))
     calibration = calib.Calibration.from_dict(json.loads(Path(calibration_path).read_text()))
-    decoder = load_decoder(model_path)
+    decoder = vae.decoder
     latent_dim = int(decoder.inputs[0].shape[-1])
 
     rng = np.random.default_rng(seed)
@@ -291,6 +294,7 @@ def compare_generated(
     result = {
         "n_real": n,
         "seed": seed,
+        "real_blurred_px": vae.target_blur_px,
         "prior": generated.compare_features(real_features, features["generated, prior"], n_permutations, seed),
         "aggregate_posterior": generated.compare_features(
             real_features, features["generated, aggregate posterior"], n_permutations, seed),

@@ -268,6 +268,15 @@ class VAE(keras.Model):
         reconstruction = ops.cast(reconstruction, "float32")
         return ops.sum(keras.losses.binary_crossentropy(target, reconstruction), axis=(1, 2))
 
+    def loss_targets(self, images, chunk: int = 256) -> np.ndarray:
+        """The images [n, H, W] as the reconstruction loss sees them: blurred where
+        ``target_blur_px`` > 0 (in chunks of ``chunk`` images), else the images themselves."""
+        if self.target_blur is None:
+            return images
+        images = np.asarray(images, dtype=np.float32)
+        parts = [np.asarray(self.target_blur(images[i : i + chunk, ..., None]))[..., 0] for i in range(0, len(images), chunk)]
+        return np.concatenate(parts)
+
     def reduce_losses(self, reconstruction, kl):
         """(total, reconstruction, kl) batch means from :meth:`per_sample_losses`."""
         reconstruction_loss = ops.mean(reconstruction)

@@ -197,15 +197,6 @@ def _make_optimizer(cfg: TrainConfig, total_steps: int):
     return classes[cfg.optimizer](learning_rate=learning_rate_schedule(cfg, total_steps))
 
 
-def _loss_targets(vae: VAE, images: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """The images [n, H, W] the reconstruction loss compares with: blurred where the VAE
-    blurs its target (``target_blur_px``), else the images themselves."""
-    if vae.target_blur is None:
-        return images
-    parts = [np.asarray(vae.target_blur(images[i : i + chunk, ..., None]))[..., 0] for i in range(0, len(images), chunk)]
-    return np.concatenate(parts)
-
-
 def _seed_state(*entropy: int) -> np.ndarray:
     """A Keras SeedGenerator state [seed, counter] derived from the given integers."""
     return np.array([np.random.SeedSequence(list(entropy)).generate_state(1)[0] >> 1, 0], dtype="int64")
@@ -341,7 +332,7 @@ def train_vae(
     rows = list(meta["history"]) if meta else []
     if meta and "sample_reconstruction" in meta:
         trainer.sample_reconstruction.assign(np.asarray(meta["sample_reconstruction"], dtype=np.float32))
-    entropy = batches.target_entropy(_loss_targets(vae, x_train)) if cfg.sampling == "loss" else None
+    entropy = batches.target_entropy(vae.loss_targets(x_train)) if cfg.sampling == "loss" else None
     first_epoch = meta["epoch"] + 1 if meta else 1
     if meta:
         log(f"resumed from {checkpoint_path}: {meta['epoch']}/{cfg.epochs} epochs done, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from youngvae.data import store
@@ -45,3 +46,55 @@ def test_split_is_deterministic_and_disjoint(half_written_store):
     b = chain.load_split(half_written_store, {"n_train": 5, "n_val": 2}, seed=3)
     assert a.equals(b)
     assert a["split"].value_counts().to_dict() == {"train": 5, "val": 2, "unused": 1}
+
+
+def test_generated_are_compared_with_real_patterns_blurred_as_the_loss_saw_them(tmp_path, monkeypatch):
+    """A model trained against blurred targets (train.target_blur_px) is compared with the
+    validation patterns through the same blur; at 0 with the sharp patterns."""
+    import json
+
+    from scipy.ndimage import gaussian_filter
+
+    from youngvae.analysis import calibration as calib
+    from youngvae.analysis import images as image_metrics
+    from youngvae.vae.model import build_vae, save_vae
+
+    n, size = 12, 16
+    rng = np.random.default_rng(0)
+    real = rng.uniform(0, 1, (n, size, size))
+    lam = np.linspace(400e-9, 900e-9, n)
+    path = tmp_path / "s.zarr"
+    centres = np.linspace(-1e-3, 1e-3, size)
+    store.create_store(path, n, 6, centres, centres, {})
+    store.write_chunk(path, slice(0, 6), real[:6], lam[:6])
+    store.write_chunk(path, slice(6, 12), real[6:], lam[6:])
+    z = np.linspace(-1.5, 1.5, n)
+    split = np.where(np.arange(n) % 3 == 0, "val", "train")
+    pd.DataFrame({"sample": np.arange(n), "wavelength_m": lam, "split": split, "z_mean_0": z,
+                  "z_log_var_0": np.full(n, -4.0)}).to_csv(tmp_path / "latent.csv", index=False)
+    (tmp_path / "cal.json").write_text(json.dumps(calib.fit_calibration(z[split == "train"], lam[split == "train"], 4).to_dict()))
+    geometry = {"aperture_radius_mm": 0.15, "aperture_separation_mm": 1.2, "screen_size_mm": 2.0,
+                "distance_m": 0.5, "pixels": size}
+    seen = {}
+    original = image_metrics.compare_decoded
+
+    def spy(decoded, reference):
+        seen["real"] = np.asarray(reference)
+        return original(decoded, reference)
+
+    monkeypatch.setattr(image_metrics, "compare_decoded", spy)
+    for blur in (0.0, 1.5):
+        seen.clear()
+        sharp = build_vae(size, 1, seed=1)
+        vae = build_vae(size, 1, seed=1, target_blur_px=blur)
+        vae.set_weights(sharp.get_weights())
+        save_vae(vae, tmp_path / "m.keras")
+        out = chain.compare_generated(
+            store_path=path, model_path=tmp_path / "m.keras", latent_path=tmp_path / "latent.csv",
+            calibration_path=tmp_path / "cal.json", geometry=geometry,
+            dataset={"wavelength": {"min_nm": 380, "max_nm": 1000}}, json_path=tmp_path / "g.json",
+            figure_path=tmp_path / "g.png", n_permutations=10, log=lambda s: None)
+        val = real[split == "val"]
+        expected = np.stack([gaussian_filter(x, blur, mode="constant", truncate=4.0) for x in val]) if blur else val
+        np.testing.assert_allclose(seen["real"], expected, rtol=1e-5, atol=1e-6)
+        assert out["real_blurred_px"] == blur

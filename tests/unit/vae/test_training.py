@@ -88,11 +88,10 @@ def test_loss_sampling_measures_excess_loss_against_the_target_the_loss_uses():
     from scipy.ndimage import gaussian_filter
 
     from youngvae.vae.model import build_vae
-    from youngvae.vae.training import _loss_targets
 
     x, _ = fringe_images(5, 16, seed=2)
-    assert _loss_targets(build_vae(16, 1), x) is x
-    blurred = _loss_targets(build_vae(16, 1, target_blur_px=1.5), x, chunk=2)  # chunks joined in order
+    assert build_vae(16, 1).loss_targets(x) is x
+    blurred = build_vae(16, 1, target_blur_px=1.5).loss_targets(x, chunk=2)  # chunks joined in order
     expected = np.stack([gaussian_filter(im.astype(np.float64), 1.5, mode="constant", truncate=4.0) for im in x])
     np.testing.assert_allclose(blurred, expected, rtol=1e-5, atol=1e-6)
 
