@@ -176,19 +176,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     from youngvae.threads import configure_threads
 
     configure_threads(args.threads)
-    from youngvae.vae.model import load_decoder
+    from youngvae.vae.model import load_vae
 
-    decoder = load_decoder(args.model)
+    vae = load_vae(args.model)
+    decoder = vae.decoder
     table = pd.read_csv(args.latent)
     lam = store.read_wavelengths(args.store) * 1e9
     images = store.read_complete_images(args.store, np.arange(len(lam)))
+    targets = vae.loss_targets(images)  # what the decoder was taught to render (train.target_blur_px)
     z_mean, z_log_var = table["z_mean_0"].to_numpy(), table["z_log_var_0"].to_numpy()
 
     def decode(z: np.ndarray) -> np.ndarray:
         parts = [np.asarray(decoder.predict_on_batch(z[s : s + 64, None]))[..., 0] for s in range(0, len(z), 64)]
         return np.concatenate(parts)
 
-    excess = excess_bce(images, decode(z_mean))
+    excess = excess_bce(targets, decode(z_mean))
     lo = np.floor(lam.min() / args.bin_nm) * args.bin_nm
     edges = np.arange(lo, lam.max() + args.bin_nm, args.bin_nm)
     bins = per_bin(lam, {"z_mean": z_mean, "sigma": np.exp(z_log_var / 2),
@@ -197,15 +199,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     bins.to_csv(f"{path}_bins.csv")
-    z_table = along_z(decode, images[::2], lam[::2], z_mean[::2])  # every 2nd: memory
+    z_table = along_z(decode, targets[::2], lam[::2], z_mean[::2])  # every 2nd: memory
     z_table.to_csv(f"{path}_along_z.csv", index=False)
     print(_markdown(bins), "\n", _markdown(z_table, index=False), sep="\n")
     if args.fold_below_nm is not None:
-        from youngvae.vae.model import load_encoder
-
         short = np.flatnonzero(lam <= args.fold_below_nm + args.fold_window_nm)
         edges = np.arange(np.floor(lam.min() / 20.0) * 20.0, args.fold_below_nm + 1e-9, 20.0)
-        layers = fold_by_layer(load_encoder(args.model), images[short], lam[short], args.fold_window_nm, edges)
+        layers = fold_by_layer(vae.encoder, images[short], lam[short], args.fold_window_nm, edges)
         layers.to_csv(f"{path}_fold_by_layer.csv")
         print("", _markdown(layers), sep="\n")
 
