@@ -308,10 +308,12 @@ def plot_zgrid(
     simulated: Any = None,
     max_cols: int = 9,
     coords_m: Any = None,
+    simulated_label: str = "simulated\nat λ",
 ) -> str | os.PathLike:
     """Fig. 4: decoded image for each z (one panel per z, titled with z and,
     if given, the calibrated λ). With ``simulated``, each row of decoded
-    images is followed by a row of simulated patterns at the calibrated λ.
+    images is followed by a row of simulated patterns at the calibrated λ
+    (their row labelled ``simulated_label``).
 
     All panels show the same central window that holds the light (:func:`light_window`
     over decoded and simulated images), on one grey scale 0..1 (the images' own scale);
@@ -364,7 +366,7 @@ def plot_zgrid(
             title += f"\nλ ≈ {lam[i]:.0f} nm"
         axes[r, col].set_title(title, fontsize="small")
         if sim is not None:
-            show(axes[r + 1, col], sim[i], "simulated\nat λ", col)
+            show(axes[r + 1, col], sim[i], simulated_label, col)
     fig.colorbar(image, ax=axes.ravel().tolist(), label="intensity (0–1)", shrink=0.8)
     fig.suptitle(f"Decoder output along the latent axis (each panel: {shown}, x and y)",
                  fontsize="medium")

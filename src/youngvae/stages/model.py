@@ -181,13 +181,15 @@ def decode_grid(
     threads: int = 1,
     log=print,
 ) -> dict:
-    """Decode the z-grid (paper Fig. 4) and compare with patterns simulated at λ(z)."""
+    """Decode the z-grid (paper Fig. 4) and compare with patterns simulated at λ(z), blurred
+    as the model's reconstruction target was (``train.target_blur_px``; 0: as simulated)."""
     configure_threads(threads)
-    from youngvae.vae.model import load_decoder
+    from youngvae.vae.model import load_vae
 
     calibration = calib.Calibration.from_dict(json.loads(Path(calibration_path).read_text()))
     z = zgrid.decode_z_values(decode, calibration)
-    decoder = load_decoder(model_path)
+    vae = load_vae(model_path)
+    decoder = vae.decoder
     decoded = _decode(decoder, _along_unit(z, calibration.unit, decoder))
     wavelengths = np.atleast_1d(calibration.predict(z)).astype(np.float64)
     simulated = optics.simulate_from_config(wavelengths, geometry, simulation)
@@ -196,6 +198,7 @@ def decode_grid(
             f"decoder makes {decoded.shape[1:]} images but geometry.pixels gives "
             f"{simulated.shape[1:]}: the model was trained on another geometry"
         )
+    simulated = vae.loss_targets(simulated)
     comparison = images.compare_decoded(decoded, simulated, z=z)
     for row, lam, zi in zip(comparison, wavelengths, z):
         row["wavelength_nm"] = float(lam * 1e9)
@@ -205,11 +208,13 @@ def decode_grid(
     centres = optics.Geometry.from_config(geometry).pixel_centres_m()
     write_zgrid(zarr_path, z, decoded, wavelengths, centres)
     plots.plot_zgrid(
-        z, decoded, figure_path, wavelengths_nm=wavelengths * 1e9, simulated=simulated, coords_m=centres
+        z, decoded, figure_path, wavelengths_nm=wavelengths * 1e9, simulated=simulated, coords_m=centres,
+        simulated_label=f"simulated at λ,\nblurred {vae.target_blur_px:g} px" if vae.target_blur_px else "simulated\nat λ",
     )
     metrics = {
         "z": z.tolist(),
         "grid": decode.get("grid", "paper"),
+        "simulated_blurred_px": vae.target_blur_px,
         "training_z_range": [calibration.z_min, calibration.z_max],
         "n_outside_training_range": int(sum(not r["in_training_range"] for r in comparison)),
         "per_z": comparison,

@@ -48,7 +48,26 @@ def test_split_is_deterministic_and_disjoint(half_written_store):
     assert a["split"].value_counts().to_dict() == {"train": 5, "val": 2, "unused": 1}
 
 
-def test_generated_are_compared_with_real_patterns_blurred_as_the_loss_saw_them(tmp_path, monkeypatch):
+GEOMETRY_16 = {"aperture_radius_mm": 0.15, "aperture_separation_mm": 1.2, "screen_size_mm": 2.0, "distance_m": 0.5}
+
+
+@pytest.fixture
+def compared(monkeypatch):
+    """The reference images the stage hands to images.compare_decoded, under "reference"."""
+    from youngvae.analysis import images as image_metrics
+
+    seen = {}
+    original = image_metrics.compare_decoded
+
+    def spy(decoded, reference, **kw):
+        seen["reference"] = np.asarray(reference)
+        return original(decoded, reference, **kw)
+
+    monkeypatch.setattr(image_metrics, "compare_decoded", spy)
+    return seen
+
+
+def test_generated_are_compared_with_real_patterns_blurred_as_the_loss_saw_them(tmp_path, compared):
     """A model trained against blurred targets (train.target_blur_px) is compared with the
     validation patterns through the same blur; at 0 with the sharp patterns."""
     import json
@@ -56,7 +75,6 @@ def test_generated_are_compared_with_real_patterns_blurred_as_the_loss_saw_them(
     from scipy.ndimage import gaussian_filter
 
     from youngvae.analysis import calibration as calib
-    from youngvae.analysis import images as image_metrics
     from youngvae.vae.model import build_vae, save_vae
 
     n, size = 12, 16
@@ -73,18 +91,9 @@ def test_generated_are_compared_with_real_patterns_blurred_as_the_loss_saw_them(
     pd.DataFrame({"sample": np.arange(n), "wavelength_m": lam, "split": split, "z_mean_0": z,
                   "z_log_var_0": np.full(n, -4.0)}).to_csv(tmp_path / "latent.csv", index=False)
     (tmp_path / "cal.json").write_text(json.dumps(calib.fit_calibration(z[split == "train"], lam[split == "train"], 4).to_dict()))
-    geometry = {"aperture_radius_mm": 0.15, "aperture_separation_mm": 1.2, "screen_size_mm": 2.0,
-                "distance_m": 0.5, "pixels": size}
-    seen = {}
-    original = image_metrics.compare_decoded
-
-    def spy(decoded, reference):
-        seen["real"] = np.asarray(reference)
-        return original(decoded, reference)
-
-    monkeypatch.setattr(image_metrics, "compare_decoded", spy)
+    geometry = {**GEOMETRY_16, "pixels": size}
     for blur in (0.0, 1.5):
-        seen.clear()
+        compared.clear()
         sharp = build_vae(size, 1, seed=1)
         vae = build_vae(size, 1, seed=1, target_blur_px=blur)
         vae.set_weights(sharp.get_weights())
@@ -96,5 +105,33 @@ def test_generated_are_compared_with_real_patterns_blurred_as_the_loss_saw_them(
             figure_path=tmp_path / "g.png", n_permutations=10, log=lambda s: None)
         val = real[split == "val"]
         expected = np.stack([gaussian_filter(x, blur, mode="constant", truncate=4.0) for x in val]) if blur else val
-        np.testing.assert_allclose(seen["real"], expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(compared["reference"], expected, rtol=1e-5, atol=1e-6)
         assert out["real_blurred_px"] == blur
+
+
+@pytest.mark.parametrize("blur", [0.0, 1.5])
+def test_the_z_grid_is_compared_with_simulations_blurred_as_the_loss_saw_them(tmp_path, compared, blur):
+    import json
+
+    from scipy.ndimage import gaussian_filter
+
+    from youngvae.analysis import calibration as calib
+    from youngvae.physics import optics
+    from youngvae.vae.model import build_vae, save_vae
+
+    size = 16
+    geometry = {**GEOMETRY_16, "pixels": size}
+    simulation = {"engine": "fresnel", "oversample": 1, "normalize": "per_image"}
+    z = np.linspace(-2, 2, 9)
+    cal = calib.fit_calibration(z, np.linspace(400e-9, 900e-9, 9), 4)
+    (tmp_path / "cal.json").write_text(json.dumps(cal.to_dict()))
+    save_vae(build_vae(size, 1, seed=1, target_blur_px=blur), tmp_path / "m.keras")
+    out = chain.decode_grid(
+        model_path=tmp_path / "m.keras", calibration_path=tmp_path / "cal.json",
+        decode={"grid": "paper", "z_min": -1.0, "z_max": 1.0, "z_step": 0.5}, geometry=geometry,
+        simulation=simulation, zarr_path=tmp_path / "g.zarr", metrics_path=tmp_path / "g.json",
+        figure_path=tmp_path / "g.png", log=lambda s: None)
+    sharp = optics.simulate_from_config(np.atleast_1d(cal.predict(np.asarray(out["z"]))), geometry, simulation)
+    expected = np.stack([gaussian_filter(x.astype(np.float64), blur, mode="constant", truncate=4.0) for x in sharp]) if blur else sharp
+    np.testing.assert_allclose(compared["reference"], expected, rtol=1e-5, atol=1e-6)
+    assert out["simulated_blurred_px"] == blur
