@@ -74,7 +74,7 @@ class TrainConfig:
     #: With sampling "loss": the share of the draw probability spread evenly over all patterns.
     sampling_floor: float = 0.5
     #: σ in pixels of a fixed Gaussian blur of the ENCODER's input (0: none, the paper's
-    #: encoder); the decoder still reconstructs the sharp image (model.GaussianBlur).
+    #: encoder); what the decoder reconstructs is target_blur_px's (model.GaussianBlur).
     encoder_blur_px: float = 0.0
     #: σ in pixels of a fixed Gaussian blur of the reconstruction TARGET (0: the sharp image,
     #: the paper's loss). With encoder_blur_px equal to it the VAE models blurred images.

@@ -306,3 +306,16 @@ def test_target_blur_scores_the_reconstruction_against_the_blurred_image(tmp_pat
     for bad in (-1.0, float("nan"), 3.0, True):  # 3 > 16/8
         with pytest.raises(ValueError, match="target_blur_px"):
             build_vae(16, 1, target_blur_px=bad)
+
+
+def test_a_blurred_saturated_region_stays_a_valid_target():
+    """float32 round-off can lift a blurred flat region of 1.0 above 1 (1.000000238 at σ 1.5):
+    the targets are clipped, so their entropy (loss sampling) stays finite."""
+    from youngvae.vae.batches import target_entropy
+
+    flat = np.ones((2, 48, 48), "float32")
+    vae = build_vae(48, 1, target_blur_px=np.int64(1) + 0.5)
+    targets = vae.loss_targets(flat)
+    assert targets.max() <= 1.0 and targets.min() >= 0.0
+    assert np.isfinite(target_entropy(targets)).all()
+    assert build_vae(16, 1, target_blur_px=np.int64(1)).target_blur_px == 1.0  # numpy integers are numbers

@@ -83,17 +83,26 @@ def test_train_vae_rejects_batch_larger_than_training_set(tmp_path):
         train_vae(x, x, TrainConfig(epochs=1, batch_size=9), tmp_path)
 
 
-def test_loss_sampling_measures_excess_loss_against_the_target_the_loss_uses():
+def test_loss_sampling_measures_excess_loss_against_the_target_the_loss_uses(tmp_path, monkeypatch):
     """With target_blur_px the BCE floor is the BLURRED image's entropy, not the sharp one's."""
     from scipy.ndimage import gaussian_filter
 
-    from youngvae.vae.model import build_vae
+    from youngvae.vae import batches
 
-    x, _ = fringe_images(5, 16, seed=2)
-    assert build_vae(16, 1).loss_targets(x) is x
-    blurred = build_vae(16, 1, target_blur_px=1.5).loss_targets(x, chunk=2)  # chunks joined in order
+    seen = []
+    original = batches.target_entropy
+
+    def spy(images):
+        seen.append(np.array(images))
+        return original(images)
+
+    monkeypatch.setattr(batches, "target_entropy", spy)
+    x, _ = fringe_images(32, 16, seed=2)
+    cfg = TrainConfig(epochs=1, batch_size=16, target_blur_px=1.5, encoder_blur_px=1.5)
+    train_vae(x, x[:16], cfg, tmp_path / "ckpt", log=lambda s: None)
     expected = np.stack([gaussian_filter(im.astype(np.float64), 1.5, mode="constant", truncate=4.0) for im in x])
-    np.testing.assert_allclose(blurred, expected, rtol=1e-5, atol=1e-6)
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], expected, rtol=1e-5, atol=1e-6)
 
 
 # ---- resume after a real kill ---------------------------------------------------------------
