@@ -80,3 +80,15 @@ def planned_jobs(workdir: Path, *args: str) -> list[str]:
         if not (total and int(total.group(1)) == len(jobs)):
             raise AssertionError(f"parsed {len(jobs)} jobs, Snakemake's total differs:\n{text}")
     return sorted(jobs)
+
+
+def reference_blur(images, sigma: float):
+    """An independent reference for :class:`youngvae.vae.model.GaussianBlur` on images [n, H, W]:
+    scipy's ``gaussian_filter`` per image in float64, zero padding, truncated at 4 σ (scipy's
+    radius int(4σ + 0.5) equals GaussianBlur's ceil(4σ) for σ = 1.5 and 2). σ 0: the images."""
+    import numpy as np
+    from scipy.ndimage import gaussian_filter
+
+    if not sigma:
+        return images
+    return np.stack([gaussian_filter(np.asarray(x, dtype=np.float64), sigma, mode="constant", truncate=4.0) for x in images])

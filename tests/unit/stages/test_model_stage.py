@@ -72,7 +72,7 @@ def test_generated_are_compared_with_real_patterns_blurred_as_the_loss_saw_them(
     validation patterns through the same blur; at 0 with the sharp patterns."""
     import json
 
-    from scipy.ndimage import gaussian_filter
+    from youngvae.testing import reference_blur
 
     from youngvae.analysis import calibration as calib
     from youngvae.vae.model import build_vae, save_vae
@@ -94,17 +94,14 @@ def test_generated_are_compared_with_real_patterns_blurred_as_the_loss_saw_them(
     geometry = {**GEOMETRY_16, "pixels": size}
     for blur in (0.0, 1.5):
         compared.clear()
-        sharp = build_vae(size, 1, seed=1)
-        vae = build_vae(size, 1, seed=1, target_blur_px=blur)
-        vae.set_weights(sharp.get_weights())
-        save_vae(vae, tmp_path / "m.keras")
+        save_vae(build_vae(size, 1, seed=1, target_blur_px=blur), tmp_path / "m.keras")
         out = chain.compare_generated(
             store_path=path, model_path=tmp_path / "m.keras", latent_path=tmp_path / "latent.csv",
             calibration_path=tmp_path / "cal.json", geometry=geometry,
             dataset={"wavelength": {"min_nm": 380, "max_nm": 1000}}, json_path=tmp_path / "g.json",
             figure_path=tmp_path / "g.png", n_permutations=10, log=lambda s: None)
         val = real[split == "val"]
-        expected = np.stack([gaussian_filter(x, blur, mode="constant", truncate=4.0) for x in val]) if blur else val
+        expected = reference_blur(val, blur)
         np.testing.assert_allclose(compared["reference"], expected, rtol=1e-5, atol=1e-6)
         assert out["real_blurred_px"] == blur
 
@@ -113,7 +110,7 @@ def test_generated_are_compared_with_real_patterns_blurred_as_the_loss_saw_them(
 def test_the_z_grid_is_compared_with_simulations_blurred_as_the_loss_saw_them(tmp_path, compared, blur):
     import json
 
-    from scipy.ndimage import gaussian_filter
+    from youngvae.testing import reference_blur
 
     from youngvae.analysis import calibration as calib
     from youngvae.physics import optics
@@ -132,6 +129,6 @@ def test_the_z_grid_is_compared_with_simulations_blurred_as_the_loss_saw_them(tm
         simulation=simulation, zarr_path=tmp_path / "g.zarr", metrics_path=tmp_path / "g.json",
         figure_path=tmp_path / "g.png", log=lambda s: None)
     sharp = optics.simulate_from_config(np.atleast_1d(cal.predict(np.asarray(out["z"]))), geometry, simulation)
-    expected = np.stack([gaussian_filter(x.astype(np.float64), blur, mode="constant", truncate=4.0) for x in sharp]) if blur else sharp
+    expected = reference_blur(sharp, blur)
     np.testing.assert_allclose(compared["reference"], expected, rtol=1e-5, atol=1e-6)
     assert out["simulated_blurred_px"] == blur

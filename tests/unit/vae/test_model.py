@@ -282,13 +282,13 @@ def test_encoder_blur_adds_no_weights_and_survives_save_and_load(tmp_path):
 
 
 def test_target_blur_scores_the_reconstruction_against_the_blurred_image(tmp_path):
-    from scipy.ndimage import gaussian_filter
+    from youngvae.testing import reference_blur
 
     sigma = 1.5  # scipy truncates at int(4σ + 0.5) = 6 px = ceil(4σ), as GaussianBlur does
     images = _images(4, 16)
     reconstruction = _images(4, 16, seed=1)[..., None] * 0.98 + 0.01
     vae = build_vae(16, 1, target_blur_px=sigma)
-    target = np.stack([gaussian_filter(x.astype(np.float64), sigma, mode="constant", truncate=4.0) for x in images])
+    target = reference_blur(images, sigma)
     y = reconstruction[..., 0].astype(np.float64)
     # Keras clips y to [ε, 1 - ε] with ε = 1e-7; y here is inside (0.01, 0.99)
     expected = -(target * np.log(y) + (1 - target) * np.log(1 - y)).sum(axis=(1, 2))

@@ -85,7 +85,7 @@ def test_train_vae_rejects_batch_larger_than_training_set(tmp_path):
 
 def test_loss_sampling_measures_excess_loss_against_the_target_the_loss_uses(tmp_path, monkeypatch):
     """With target_blur_px the BCE floor is the BLURRED image's entropy, not the sharp one's."""
-    from scipy.ndimage import gaussian_filter
+    from youngvae.testing import reference_blur
 
     from youngvae.vae import batches
 
@@ -100,7 +100,7 @@ def test_loss_sampling_measures_excess_loss_against_the_target_the_loss_uses(tmp
     x, _ = fringe_images(32, 16, seed=2)
     cfg = TrainConfig(epochs=1, batch_size=16, target_blur_px=1.5, encoder_blur_px=1.5)
     train_vae(x, x[:16], cfg, tmp_path / "ckpt", log=lambda s: None)
-    expected = np.stack([gaussian_filter(im.astype(np.float64), 1.5, mode="constant", truncate=4.0) for im in x])
+    expected = reference_blur(x, 1.5)
     assert len(seen) == 1
     np.testing.assert_allclose(seen[0], expected, rtol=1e-5, atol=1e-6)
 
