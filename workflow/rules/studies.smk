@@ -124,3 +124,44 @@ use rule compare_generated as study_compare_generated with:
     params:
         geometry=run_section("geometry"),
         dataset=run_section("dataset"),
+
+
+# The robustness studies (studies named robustness_*: one systematic effect each, docs/
+# systematics.md) in one figure and one table against the ideal data (the default run). Target
+# `robustness`. The same from whatever runs have finished: python -m youngvae.analysis.robustness.
+ROBUSTNESS = [study for study in STUDIES if study.startswith("robustness_")]
+
+if ROBUSTNESS:
+
+    rule robustness_curves:
+        input:
+            runs=[
+                f"results/studies/{study}/{run.name}/encode/metrics.json"
+                for study in ROBUSTNESS
+                for run in STUDIES[study]
+            ],
+            baseline="results/encode/metrics.json",
+        output:
+            figure=report(
+                "results/studies/robustness_curves.png",
+                caption="../report/robustness_curves.rst",
+                category="Robustness",
+            ),
+            table="results/studies/robustness_curves.md",
+            csv="results/studies/robustness_runs.csv",
+        log:
+            "logs/studies/robustness_curves.log",
+        conda:
+            "../envs/plotting.yaml"
+        threads: 1
+        resources:
+            mem_mb=small_mem_mb,
+            runtime=10,
+        params:
+            studies={study: config["studies"][study] for study in ROBUSTNESS},
+        script:
+            "../scripts/robustness_curves.py"
+
+    rule robustness:
+        input:
+            "results/studies/robustness_curves.png",

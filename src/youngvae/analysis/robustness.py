@@ -1,0 +1,285 @@
+"""Robustness curves: every robustness study in one figure and one table, against the ideal data.
+
+A robustness study (``studies: robustness_*`` in config.yaml, docs/systematics.md) varies ONE
+systematic effect, its values listed from weak to strong, and the training seed. At paper scale
+the four shipped studies are 28 trainings (about 9 h on 2 cores), so this reads whatever runs
+have finished (their ``encode/metrics.json``) and draws the curves of those: a study can be run
+value by value (``snakemake results/studies/<study>/<run>/encode/metrics.json``) and looked at
+as it grows. Listed values without a finished run stay on the axis, empty, and the table says
+how many seeds each value has.
+
+The ideal baseline (no effect) is given as ``encode/metrics.json`` files of runs on the ideal
+store with the same recipe (the default run and the ``recipe_seeds`` study).
+
+    python -m youngvae.analysis.robustness --baseline results/encode/metrics.json \\
+        results/studies/recipe_seeds/seed=1/encode/metrics.json --figure robustness.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from youngvae.analysis.plots import new_figure, save_figure
+from youngvae.analysis.study import RHO_LEVEL
+from youngvae.checks.studies import Run, StudyError, expand_study, format_value, spec_values
+
+#: What each run contributes (keys of encode/metrics.json), with the figure's row titles.
+METRICS = {
+    "abs_spearman": "|Spearman ρ(z, λ_true)|",
+    "calibration_rmse_nm": "calibration RMSE vs true λ [nm]",
+    "calibration_max_abs_err_nm": "calibration max |error| [nm]",
+}
+NONE = "none"  # the x label of the ideal baseline
+
+
+def tick_label(value) -> str:
+    """A compact x label: 1e+07 -> '1e7' (photon budgets), else as in the run names."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= 1e3:
+        mantissa, exponent = f"{value:.3g}".split("e") if "e" in f"{value:.3g}" else (f"{value:g}", "")
+        return f"{mantissa}e{int(exponent)}" if exponent else mantissa
+    return format_value(value)
+
+
+def effect_key(study: str, runs: Sequence[Run]) -> str:
+    """The effect a robustness study varies: its one non-seed key with more than one value (keys
+    with one value are fixed settings of every run), or its only non-seed key."""
+    keys = [k for k, _ in runs[0].overrides if not k.endswith(".seed")]
+    varied = [k for k in keys if len({format_value(dict(r.overrides)[k]) for r in runs}) > 1]
+    if len(varied) == 1 or (not varied and len(keys) == 1):
+        return (varied or keys)[0]
+    raise StudyError(f"study {study!r}: a robustness study varies exactly one key besides the "
+                     f"seed, got {varied or keys or 'none'}")
+
+
+def robustness_studies(config: Mapping, names: Sequence[str] | None = None) -> dict[str, list[Run]]:
+    """The runs of the named studies of ``config`` (default: every study named robustness_*)."""
+    specs = config.get("studies") or {}
+    names = list(names) if names else [s for s in specs if s.startswith("robustness_")]
+    missing = [n for n in names if n not in specs]
+    if missing:
+        raise StudyError(f"no study {', '.join(map(repr, missing))} under 'studies' in the config")
+    base = {k: v for k, v in config.items() if k != "studies"}
+    return {name: expand_study(name, specs[name], base) for name in names}
+
+
+def listed_values(study: str, runs: Sequence[Run]) -> list:
+    """The effect's values in the order the study lists them (weak to strong)."""
+    key = effect_key(study, runs)
+    return list(dict.fromkeys(dict(run.overrides)[key] for run in runs))
+
+
+def _metrics_row(metrics: Mapping, **labels) -> dict:
+    row = dict(labels)
+    row.update({m: float(metrics[m]) if metrics.get(m) is not None else np.nan for m in METRICS})
+    return row
+
+
+def collect(studies: Mapping[str, Sequence[Run]], root: str | os.PathLike = ".") -> pd.DataFrame:
+    """One row per FINISHED run (its encode/metrics.json exists under ``root``): study, effect
+    key, value, its position in the study's list, seed, and :data:`METRICS`."""
+    rows = []
+    for study, runs in studies.items():
+        key = effect_key(study, runs)
+        order = {format_value(v): i for i, v in enumerate(listed_values(study, runs))}
+        for run in runs:
+            path = Path(root) / "results" / "studies" / study / run.name / "encode" / "metrics.json"
+            if not path.is_file():
+                continue
+            overrides = dict(run.overrides)
+            seed = next((v for k, v in overrides.items() if k.endswith(".seed")), None)
+            rows.append(_metrics_row(json.loads(path.read_text()), study=study, effect=key,
+                                     value=format_value(overrides[key]),
+                                     order=order[format_value(overrides[key])], seed=seed,
+                                     run=run.name))
+    columns = ["study", "effect", "value", "order", "seed", "run", *METRICS]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def baseline(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """The ideal runs' metrics, one row per file."""
+    rows = [_metrics_row(json.loads(Path(p).read_text()), run=str(p)) for p in paths]
+    return pd.DataFrame(rows, columns=["run", *METRICS])
+
+
+def medians(table: pd.DataFrame, studies: Mapping[str, Sequence[Run]],
+            level: float = RHO_LEVEL) -> pd.DataFrame:
+    """Per study and LISTED value: the number of finished runs and the medians of
+    :data:`METRICS` over them (NaN where none finished), and whether the median |ρ| is below
+    ``level``."""
+    rows = []
+    for study, runs in studies.items():
+        for i, value in enumerate(listed_values(study, runs)):
+            sub = table[(table["study"] == study) & (table["order"] == i)]
+            row = {"study": study, "effect": effect_key(study, runs), "value": format_value(value),
+                   "runs": len(sub)}
+            row.update({f"median_{m}": float(sub[m].median()) if len(sub) else np.nan for m in METRICS})
+            row[f"below_{level:g}"] = bool(len(sub) and row["median_abs_spearman"] < level)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def thresholds(per_value: pd.DataFrame, level: float = RHO_LEVEL,
+               ideal: float | None = None) -> dict[str, str]:
+    """Per study, a sentence: between which measured values the median |ρ| first drops below
+    ``level``, or that it does not over the measured values (and which listed ones are
+    unmeasured). ``ideal``: the ideal data's median |ρ|; where it is below ``level`` already,
+    no effect can cross it, and the sentence says so."""
+    if ideal is not None and ideal < level:
+        return {study: f"median |ρ| below {level:g} already on the ideal data ({ideal:.6f})"
+                for study in dict.fromkeys(per_value["study"])}
+    out = {}
+    for study, sub in per_value.groupby("study", sort=False):
+        measured = sub[sub["runs"] > 0]
+        unmeasured = sub.loc[sub["runs"] == 0, "value"].tolist()
+        hit = measured[measured[f"below_{level:g}"]]
+        if len(hit):
+            first = hit.index[0]
+            above = measured.loc[measured.index < first]
+            before = f"{above['value'].iloc[-1]} and " if len(above) else "no effect and "
+            text = f"median |ρ| below {level:g} between {before}{hit['value'].iloc[0]}"
+        else:
+            text = f"median |ρ| not below {level:g} at any measured value"
+        if unmeasured:
+            text += f" (not measured: {', '.join(unmeasured)})"
+        out[study] = text
+    return out
+
+
+def plot_curves(table: pd.DataFrame, ideal: pd.DataFrame, studies: Mapping[str, Sequence[Run]],
+                path: str | os.PathLike, level: float = RHO_LEVEL, title: str = ""):
+    """One column per study, one row per metric: every run as a point (seeds side by side), the
+    median over seeds as a line, the ideal baseline at x = 'none' and as a dotted line; the
+    |ρ| row marks ``level``. x: the study's values in its listed order (categorical)."""
+    names = list(studies)
+    fig = new_figure((3.6 * len(names), 8.4), layout="constrained")
+    axes = fig.subplots(len(METRICS), len(names), squeeze=False)
+    for col, study in enumerate(names):
+        values = listed_values(study, studies[study])
+        labels = [NONE, *map(tick_label, values)]
+        sub = table[table["study"] == study]
+        for row, metric in enumerate(METRICS):
+            ax = axes[row, col]
+            base = ideal[metric].astype(float).to_numpy()
+            if base.size:
+                ax.scatter(np.zeros(base.size), base, color="0.4", s=22, zorder=3)
+                ax.axhline(np.median(base), color="0.4", ls=":", lw=1, label="ideal (median)")
+            xs, ys = [], []
+            if base.size:
+                xs.append(0)
+                ys.append(float(np.median(base)))
+            for i in range(len(values)):
+                runs = sub.loc[sub["order"] == i, metric].astype(float).to_numpy()
+                if runs.size:
+                    ax.scatter(np.full(runs.size, i + 1), runs, color="C0", s=22, alpha=0.8, zorder=3)
+                    xs.append(i + 1)
+                    ys.append(float(np.median(runs)))
+            ax.plot(xs, ys, color="C0", lw=1.2, label="median over seeds")
+            if metric == "abs_spearman":
+                ax.axhline(level, color="C3", ls="--", lw=1, label=f"|ρ| = {level:g}")
+            ax.set_xticks(range(len(labels)), labels)
+            ax.set_xlim(-0.5, len(labels) - 0.5)
+            ax.grid(alpha=0.3)
+            ax.ticklabel_format(axis="y", useOffset=False)
+            if col == 0:
+                ax.set_ylabel(METRICS[metric])
+            if row == len(METRICS) - 1:
+                ax.set_xlabel(effect_key(study, studies[study]))
+        axes[0, col].set_title(study)
+    axes[0, 0].legend(fontsize="small", loc="lower left")
+    fig.suptitle(title or f"{len(table)} run(s) of {len(names)} robustness studies, {len(ideal)} run(s) "
+                 "on the ideal data (points: runs; grey: ideal data)")
+    return save_figure(fig, path)
+
+
+def markdown(table: pd.DataFrame, ideal: pd.DataFrame, per_value: pd.DataFrame) -> str:
+    """The docs' table: per study and measured value, each seed's |ρ|, RMSE and maximum error
+    (seeds in ascending order) and the median |ρ|."""
+    def per_seed(runs: pd.DataFrame, metric: str, fmt: str) -> str:
+        return " / ".join(format(v, fmt) for v in runs.sort_values("seed")[metric])
+
+    lines = ["| effect | value | \\|ρ(z, λ_true)\\| per seed | median \\|ρ\\| | RMSE nm per seed | "
+             "max nm per seed |", "|---|---|---|---|---|---|"]
+    if len(ideal):
+        lines.append(f"| none (ideal) | – | {' / '.join(f'{v:.6f}' for v in ideal['abs_spearman'])} | "
+                     f"{ideal['abs_spearman'].median():.6f} | "
+                     f"{' / '.join(f'{v:.2f}' for v in ideal['calibration_rmse_nm'])} | "
+                     f"{' / '.join(f'{v:.1f}' for v in ideal['calibration_max_abs_err_nm'])} |")
+    for _, row in per_value[per_value["runs"] > 0].iterrows():
+        runs = table[(table["study"] == row["study"]) & (table["value"] == row["value"])]
+        lines.append(f"| {row['effect']} | {row['value']} | {per_seed(runs, 'abs_spearman', '.6f')} | "
+                     f"{row['median_abs_spearman']:.6f} | {per_seed(runs, 'calibration_rmse_nm', '.2f')} | "
+                     f"{per_seed(runs, 'calibration_max_abs_err_nm', '.1f')} |")
+    return "\n".join(lines)
+
+
+def write_curves(studies: Mapping[str, Sequence[Run]], baseline_paths: Sequence[str | os.PathLike],
+                 root: str | os.PathLike = ".", figure: str | os.PathLike | None = None,
+                 csv: str | os.PathLike | None = None, markdown_path: str | os.PathLike | None = None,
+                 level: float = RHO_LEVEL) -> str:
+    """Collect the finished runs under ``root``; write the figure, the one-row-per-run CSV and
+    the markdown (table, then one line per study on where |ρ| crosses ``level``) where a path
+    is given; return the markdown."""
+    table = collect(studies, root)
+    ideal = baseline(baseline_paths)
+    per_value = medians(table, studies, level)
+    ideal_rho = float(ideal["abs_spearman"].median()) if len(ideal) else None
+    crossings = "\n".join(f"- {study}: {text}"
+                           for study, text in thresholds(per_value, level, ideal_rho).items())
+    text = f"{markdown(table, ideal, per_value)}\n\n{crossings}\n"
+    if csv:
+        table.to_csv(csv, index=False, float_format="%.6g")
+    if figure:
+        plot_curves(table, ideal, studies, figure, level)
+    if markdown_path:
+        Path(markdown_path).write_text(text)
+    return text
+
+
+def merge(into: dict, new: Mapping) -> dict:
+    """Merge ``new`` into ``into`` recursively (mappings merge, anything else replaces)."""
+    for key, value in new.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), Mapping):
+            merge(into[key], value)
+        else:
+            into[key] = copy.deepcopy(value)
+    return into
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m youngvae.analysis.robustness",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--config", nargs="+", default=["config.yaml"],
+                        help="the config file(s) whose studies to read, merged as Snakemake's "
+                             "--configfile merges them (later files win)")
+    parser.add_argument("--studies", nargs="+", help="study names (default: every robustness_*)")
+    parser.add_argument("--root", default=".", help="the workflow directory holding results/")
+    parser.add_argument("--baseline", nargs="*", default=[],
+                        help="encode/metrics.json of ideal runs with the same recipe")
+    parser.add_argument("--figure", help="write the curves to this PNG")
+    parser.add_argument("--csv", help="write one row per finished run to this CSV")
+    parser.add_argument("--level", type=float, default=RHO_LEVEL, help="the |ρ| level (0.99)")
+    args = parser.parse_args(argv)
+
+    for p in args.baseline:
+        if not Path(p).is_file():
+            parser.error(f"--baseline: no file {p}")
+    config: dict = {}
+    for path in args.config:
+        merge(config, yaml.safe_load(Path(path).read_text()) or {})
+    text = write_curves(robustness_studies(config, args.studies), args.baseline, root=args.root,
+                        figure=args.figure, csv=args.csv, level=args.level)
+    print(text, end="")
+    if args.figure:
+        print(f"figure: {args.figure}")
+
+if __name__ == "__main__":
+    main()

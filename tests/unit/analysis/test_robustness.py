@@ -1,0 +1,156 @@
+"""youngvae.analysis.robustness: the robustness studies' finished runs, their medians, the level
+crossings and the figure, on a tree of metrics files with known numbers."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import yaml
+
+from youngvae.analysis import robustness
+from youngvae.checks.studies import StudyError
+
+CONFIG = {
+    "train": {"seed": 0},
+    "studies": {
+        "robustness_photons": {
+            "systematics.detector.photons_per_pattern": [1.0e7, 1.0e5, 1.0e3],
+            "train.seed": [0, 1],
+        },
+        "robustness_blur": {"train.seed": [0, 1], "systematics.detector.psf_sigma_px": [1, 3]},
+        "latent_size": {"train.latent_dim": [1, 2]},
+    },
+}
+# |ρ| per (study, run): photons 1e7 and 1e5 above 0.99, 1e3 below (median of 0.95 and 0.97 is
+# 0.96); blur never below; photons 1e5 seed 1 and blur 3 seed 0 not finished.
+RHO = {
+    ("robustness_photons", "photons_per_pattern=1e+07__seed=0"): 0.9999,
+    ("robustness_photons", "photons_per_pattern=1e+07__seed=1"): 0.9997,
+    ("robustness_photons", "photons_per_pattern=100000__seed=0"): 0.995,
+    ("robustness_photons", "photons_per_pattern=1000__seed=0"): 0.95,
+    ("robustness_photons", "photons_per_pattern=1000__seed=1"): 0.97,
+    ("robustness_blur", "seed=0__psf_sigma_px=1"): 0.9999,
+    ("robustness_blur", "seed=1__psf_sigma_px=1"): 0.9998,
+    ("robustness_blur", "seed=1__psf_sigma_px=3"): 0.9996,
+}
+
+
+def _metrics(rho: float) -> dict:
+    return {"abs_spearman": rho, "calibration_rmse_nm": 100 * (1 - rho) + 1,
+            "calibration_max_abs_err_nm": 1000 * (1 - rho) + 10, "latent_dim": 1}
+
+
+@pytest.fixture
+def tree(tmp_path):
+    for (study, run), rho in RHO.items():
+        path = tmp_path / "results" / "studies" / study / run / "encode" / "metrics.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(_metrics(rho)))
+    for i, rho in enumerate((0.99999, 0.99997)):
+        (tmp_path / f"ideal{i}.json").write_text(json.dumps(_metrics(rho)))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(CONFIG, sort_keys=False))  # key order names runs
+    return tmp_path
+
+
+def test_only_the_robustness_studies_and_only_finished_runs_are_read(tree):
+    studies = robustness.robustness_studies(CONFIG)
+    assert list(studies) == ["robustness_photons", "robustness_blur"]
+    table = robustness.collect(studies, tree)
+    assert len(table) == len(RHO)
+    got = {(r.study, r.run): r.abs_spearman for r in table.itertuples()}
+    assert got == RHO
+    row = table[table["run"] == "seed=1__psf_sigma_px=3"].iloc[0]
+    assert (row["effect"], row["value"], row["order"], row["seed"]) == (
+        "systematics.detector.psf_sigma_px", "3", 1, 1)
+    assert row["calibration_rmse_nm"] == pytest.approx(100 * (1 - 0.9996) + 1)
+
+
+def test_medians_per_listed_value_and_the_level_crossing(tree):
+    studies = robustness.robustness_studies(CONFIG)
+    per_value = robustness.medians(robustness.collect(studies, tree), studies)
+    photons = per_value[per_value["study"] == "robustness_photons"].set_index("value")
+    assert list(photons.index) == ["1e+07", "100000", "1000"]  # the listed order
+    assert list(photons["runs"]) == [2, 1, 2]
+    assert photons.loc["1000", "median_abs_spearman"] == pytest.approx(0.96)
+    assert photons.loc["1e+07", "median_abs_spearman"] == pytest.approx(0.9998)
+    assert list(photons["below_0.99"]) == [False, False, True]
+    text = robustness.thresholds(per_value)
+    assert text["robustness_photons"] == "median |ρ| below 0.99 between 100000 and 1000"
+    assert text["robustness_blur"] == "median |ρ| not below 0.99 at any measured value"
+
+
+def test_an_unmeasured_value_is_said_and_a_crossing_at_the_first_value(tree):
+    config = {"studies": {"robustness_x": {"systematics.detector.psf_sigma_px": [1, 2]}}}
+    path = tree / "results/studies/robustness_x/psf_sigma_px=1/encode/metrics.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(_metrics(0.5)))
+    studies = robustness.robustness_studies(config)
+    per_value = robustness.medians(robustness.collect(studies, tree), studies)
+    assert math.isnan(per_value.loc[1, "median_abs_spearman"]) and per_value.loc[1, "runs"] == 0
+    assert robustness.thresholds(per_value)["robustness_x"] == (
+        "median |ρ| below 0.99 between no effect and 1 (not measured: 2)")
+
+
+def test_a_study_must_vary_one_effect_and_exist():
+    two = {"studies": {"robustness_two": {"systematics.detector.psf_sigma_px": [1],
+                                          "systematics.source.bandwidth_nm": [10]}}}
+    with pytest.raises(StudyError, match="robustness_two.*exactly one key"):
+        robustness.collect(robustness.robustness_studies(two), ".")
+    with pytest.raises(StudyError, match="'robustness_nope'"):
+        robustness.robustness_studies(CONFIG, ["robustness_nope"])
+
+
+def test_compact_tick_labels():
+    assert [robustness.tick_label(v) for v in (1.0e7, 1.0e5, 1000, 2.5e4, 0.005, 3)] == [
+        "1e7", "1e5", "1e3", "2.5e4", "0.005", "3"]
+
+
+def test_the_cli_prints_the_table_and_writes_the_figure_and_csv(tree, capsys):
+    figure, csv = tree / "curves.png", tree / "runs.csv"
+    robustness.main(["--config", str(tree / "config.yaml"), "--root", str(tree), "--baseline",
+                     str(tree / "ideal0.json"), str(tree / "ideal1.json"), "--figure", str(figure),
+                     "--csv", str(csv)])
+    out = capsys.readouterr().out
+    assert "| none (ideal) | – | 0.999990 / 0.999970 | 0.999980 |" in out
+    assert "| systematics.detector.photons_per_pattern | 1000 | 0.950000 / 0.970000 | 0.960000 |" in out
+    assert "- robustness_photons: median |ρ| below 0.99 between 100000 and 1000" in out
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 20_000
+    assert len(csv.read_text().splitlines()) == 1 + len(RHO)
+
+
+def test_configs_merge_as_snakemake_merges_them(tree):
+    extra = tree / "extra.yaml"
+    extra.write_text(yaml.safe_dump({"studies": {"robustness_blur": {"train.seed": [0]}}}))
+    config = robustness.merge({}, CONFIG)
+    robustness.merge(config, yaml.safe_load(extra.read_text()))
+    # a study's mapping merges key by key: the seed list is replaced, the effect kept
+    assert config["studies"]["robustness_blur"] == {"train.seed": [0],
+                                                    "systematics.detector.psf_sigma_px": [1, 3]}
+    assert np.isclose(CONFIG["studies"]["robustness_blur"]["train.seed"][1], 1)  # not mutated
+
+
+def test_a_missing_baseline_file_is_named(tree, capsys):
+    with pytest.raises(SystemExit):
+        robustness.main(["--config", str(tree / "config.yaml"), "--baseline", str(tree / "nope.json")])
+    assert "nope.json" in capsys.readouterr().err
+
+
+def test_a_key_with_one_value_is_a_setting_and_the_varied_one_is_the_effect():
+    config = {"studies": {"robustness_labels": {"systematics.detector.photons_per_pattern": [300.0],
+                                                "systematics.source.label_error_nm": [0, 30],
+                                                "train.seed": [0, 1]}}}
+    studies = robustness.robustness_studies(config)
+    assert robustness.effect_key("robustness_labels", studies["robustness_labels"]) == (
+        "systematics.source.label_error_nm")
+    assert robustness.listed_values("robustness_labels", studies["robustness_labels"]) == [0, 30]
+
+
+def test_ideal_data_below_the_level_is_said_instead_of_a_crossing(tree):
+    studies = robustness.robustness_studies(CONFIG)
+    per_value = robustness.medians(robustness.collect(studies, tree), studies)
+    text = robustness.thresholds(per_value, ideal=0.64)
+    assert text == {s: "median |ρ| below 0.99 already on the ideal data (0.640000)" for s in studies}
+    assert robustness.thresholds(per_value, ideal=0.9999) == robustness.thresholds(per_value)
