@@ -78,8 +78,13 @@ def listed_values(study: str, runs: Sequence[Run]) -> list:
 
 
 def _metrics_row(metrics: Mapping, **labels) -> dict:
+    """A run's :data:`METRICS`; an undefined |ρ| (a constant z: the latent collapsed) counts as
+    0, no monotone relation to λ, so that a collapse reads as below any level, not as missing."""
     row = dict(labels)
     row.update({m: float(metrics[m]) if metrics.get(m) is not None else np.nan for m in METRICS})
+    if not np.isfinite(row["abs_spearman"]):
+        row["abs_spearman"] = 0.0
+    row["collapsed"] = bool(metrics.get("collapsed", False))
     return row
 
 
@@ -100,14 +105,14 @@ def collect(studies: Mapping[str, Sequence[Run]], root: str | os.PathLike = ".")
                                      value=format_value(overrides[key]),
                                      order=order[format_value(overrides[key])], seed=seed,
                                      run=run.name))
-    columns = ["study", "effect", "value", "order", "seed", "run", *METRICS]
+    columns = ["study", "effect", "value", "order", "seed", "run", *METRICS, "collapsed"]
     return pd.DataFrame(rows, columns=columns)
 
 
 def baseline(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     """The ideal runs' metrics, one row per file."""
     rows = [_metrics_row(json.loads(Path(p).read_text()), run=str(p)) for p in paths]
-    return pd.DataFrame(rows, columns=["run", *METRICS])
+    return pd.DataFrame(rows, columns=["run", *METRICS, "collapsed"])
 
 
 def medians(table: pd.DataFrame, studies: Mapping[str, Sequence[Run]],

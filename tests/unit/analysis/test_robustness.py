@@ -154,3 +154,18 @@ def test_ideal_data_below_the_level_is_said_instead_of_a_crossing(tree):
     text = robustness.thresholds(per_value, ideal=0.64)
     assert text == {s: "median |ρ| below 0.99 already on the ideal data (0.640000)" for s in studies}
     assert robustness.thresholds(per_value, ideal=0.9999) == robustness.thresholds(per_value)
+
+
+def test_a_collapsed_run_reads_as_below_the_level_not_as_missing(tree):
+    path = tree / "results/studies/robustness_blur/seed=0__psf_sigma_px=3/encode/metrics.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"abs_spearman": None, "calibration_rmse_nm": 90.0,
+                                "calibration_max_abs_err_nm": 300.0, "collapsed": True}))
+    studies = robustness.robustness_studies(CONFIG)
+    table = robustness.collect(studies, tree)
+    row = table[table["run"] == "seed=0__psf_sigma_px=3"].iloc[0]
+    assert row["abs_spearman"] == 0.0 and row["collapsed"]
+    per_value = robustness.medians(table, studies)
+    blur = per_value[per_value["study"] == "robustness_blur"].set_index("value")
+    assert blur.loc["3", "median_abs_spearman"] == pytest.approx(0.9996 / 2)  # median of 0 and 0.9996
+    assert robustness.thresholds(per_value)["robustness_blur"] == "median |ρ| below 0.99 between 1 and 3"
