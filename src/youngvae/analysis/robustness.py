@@ -146,6 +146,9 @@ def thresholds(per_value: pd.DataFrame, level: float = RHO_LEVEL,
         measured = sub[sub["runs"] > 0]
         unmeasured = sub.loc[sub["runs"] == 0, "value"].tolist()
         hit = measured[measured[f"below_{level:g}"]]
+        if not len(measured):
+            out[study] = "no run finished yet"
+            continue
         if len(hit):
             first = hit.index[0]
             above = measured.loc[measured.index < first]
@@ -177,16 +180,20 @@ def plot_curves(table: pd.DataFrame, ideal: pd.DataFrame, studies: Mapping[str, 
             if base.size:
                 ax.scatter(np.zeros(base.size), base, color="0.4", s=22, zorder=3)
                 ax.axhline(np.median(base), color="0.4", ls=":", lw=1, label="ideal (median)")
-            xs, ys = [], []
+            # medians at every position, NaN where nothing finished: the line breaks there
+            # instead of bridging unmeasured values
+            ys = np.full(len(labels), np.nan)
             if base.size:
-                xs.append(0)
-                ys.append(float(np.median(base)))
+                ys[0] = float(np.median(base))
             for i in range(len(values)):
                 runs = sub.loc[sub["order"] == i, metric].astype(float).to_numpy()
                 if runs.size:
                     ax.scatter(np.full(runs.size, i + 1), runs, color="C0", s=22, alpha=0.8, zorder=3)
-                    xs.append(i + 1)
-                    ys.append(float(np.median(runs)))
+                    ys[i + 1] = float(np.median(runs))
+            xs = np.arange(len(labels))
+            if not len(sub) and row == 0:
+                ax.text(0.5, 0.5, "no run finished yet", transform=ax.transAxes, ha="center",
+                        color="0.4")
             ax.plot(xs, ys, color="C0", lw=1.2, label="median over seeds")
             if metric == "abs_spearman":
                 ax.axhline(level, color="C3", ls="--", lw=1, label=f"|ρ| = {level:g}")

@@ -92,6 +92,8 @@ def test_an_unmeasured_value_is_said_and_a_crossing_at_the_first_value(tree):
     assert math.isnan(per_value.loc[1, "median_abs_spearman"]) and per_value.loc[1, "runs"] == 0
     assert robustness.thresholds(per_value)["robustness_x"] == (
         "median |ρ| below 0.99 between no effect and 1 (not measured: 2)")
+    nothing = robustness.medians(robustness.collect(studies, tree / "empty"), studies)
+    assert robustness.thresholds(nothing) == {"robustness_x": "no run finished yet"}
 
 
 def test_a_study_must_vary_one_effect_and_exist():
