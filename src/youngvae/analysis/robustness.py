@@ -233,6 +233,20 @@ def markdown(table: pd.DataFrame, ideal: pd.DataFrame, per_value: pd.DataFrame) 
     return "\n".join(lines)
 
 
+def distance_floor(wavelength: np.ndarray, distance: np.ndarray, nominal: float,
+                   train: np.ndarray, val: np.ndarray) -> dict[str, float]:
+    """The error no model can beat under a distance jitter: in the Fresnel regime the
+    normalized pattern depends on λ and the distance z only through λz, so the best any
+    estimator can read is λ_eff = λ·z/z_nominal. Fitted as the best straight line λ ≈ a·λ_eff +
+    b on the ``train`` indices (the shrinkage toward the mean a calibration does), scored on
+    ``val``: the RMSE and maximum error in the units of ``wavelength``."""
+    wavelength, distance = np.asarray(wavelength, float), np.asarray(distance, float)
+    effective = wavelength * distance / nominal
+    slope, offset = np.polyfit(effective[train], wavelength[train], 1)
+    error = slope * effective[val] + offset - wavelength[val]
+    return {"rmse": float(np.sqrt(np.mean(error**2))), "max_abs": float(np.abs(error).max())}
+
+
 def write_curves(studies: Mapping[str, Sequence[Run]], baseline_paths: Sequence[str | os.PathLike],
                  root: str | os.PathLike = ".", figure: str | os.PathLike | None = None,
                  csv: str | os.PathLike | None = None, markdown_path: str | os.PathLike | None = None,

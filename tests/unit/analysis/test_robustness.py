@@ -171,3 +171,16 @@ def test_a_collapsed_run_reads_as_below_the_level_not_as_missing(tree):
     blur = per_value[per_value["study"] == "robustness_blur"].set_index("value")
     assert blur.loc["3", "median_abs_spearman"] == pytest.approx(0.9996 / 2)  # median of 0 and 0.9996
     assert robustness.thresholds(per_value)["robustness_blur"] == "median |ρ| below 0.99 between 1 and 3"
+
+
+def test_the_distance_floor_is_zero_without_jitter_and_lambda_sigma_over_z_with_it():
+    rng = np.random.default_rng(0)
+    wavelength = rng.normal(650.0, 100.0, 20_000)
+    train, val = np.arange(10_000), np.arange(10_000, 20_000)
+    none = robustness.distance_floor(wavelength, np.full(20_000, 0.5), 0.5, train, val)
+    assert none["rmse"] < 1e-9 and none["max_abs"] < 1e-9
+    # σ_z / z = 1 %: error λ·δz/z, RMS sqrt(E[λ²])·0.01 ≈ 6.58 nm; the fitted line's shrinkage
+    # toward the mean takes off a factor sqrt(1 - 6.5²/(100² + 6.5²)) ≈ 0.998 on that part only
+    jitter = robustness.distance_floor(wavelength, rng.normal(0.5, 0.005, 20_000), 0.5, train, val)
+    expected = np.sqrt(np.mean(wavelength**2)) * 0.01
+    assert jitter["rmse"] == pytest.approx(expected, rel=0.02)
