@@ -168,7 +168,7 @@ def plot_curves(table: pd.DataFrame, ideal: pd.DataFrame, studies: Mapping[str, 
     median over seeds as a line, the ideal baseline at x = 'none' and as a dotted line; the
     |ρ| row marks ``level``. x: the study's values in its listed order (categorical)."""
     names = list(studies)
-    fig = new_figure((3.6 * len(names), 8.4), layout="constrained")
+    fig = new_figure((max(3.6 * len(names), 7.5), 8.6), layout="constrained")
     axes = fig.subplots(len(METRICS), len(names), squeeze=False)
     for col, study in enumerate(names):
         values = listed_values(study, studies[study])
@@ -207,8 +207,8 @@ def plot_curves(table: pd.DataFrame, ideal: pd.DataFrame, studies: Mapping[str, 
                 ax.set_xlabel(effect_key(study, studies[study]))
         axes[0, col].set_title(study)
     axes[0, 0].legend(fontsize="small", loc="lower left")
-    fig.suptitle(title or f"{len(table)} run(s) of {len(names)} robustness studies, {len(ideal)} run(s) "
-                 "on the ideal data (points: runs; grey: ideal data)")
+    fig.suptitle(title or f"{len(table)} run(s) of {len(names)} robustness studies, {len(ideal)} on "
+                 "the ideal data\npoints: runs (grey: ideal data); line: median over seeds")
     return save_figure(fig, path)
 
 
