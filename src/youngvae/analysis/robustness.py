@@ -30,7 +30,7 @@ import yaml
 
 from youngvae.analysis.plots import new_figure, save_figure
 from youngvae.analysis.study import RHO_LEVEL
-from youngvae.checks.studies import Run, StudyError, expand_study, format_value, spec_values
+from youngvae.checks.studies import Run, StudyError, expand_study, format_value
 
 #: What each run contributes (keys of encode/metrics.json), with the figure's row titles.
 METRICS = {
@@ -43,9 +43,10 @@ NONE = "none"  # the x label of the ideal baseline
 
 def tick_label(value) -> str:
     """A compact x label: 1e+07 -> '1e7' (photon budgets), else as in the run names."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= 1e3:
-        mantissa, exponent = f"{value:.3g}".split("e") if "e" in f"{value:.3g}" else (f"{value:g}", "")
-        return f"{mantissa}e{int(exponent)}" if exponent else mantissa
+    text = f"{value:.3g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+    if abs(value if text else 0) >= 1e3 and "e" in text:
+        mantissa, exponent = text.split("e")
+        return f"{mantissa}e{int(exponent)}"
     return format_value(value)
 
 
