@@ -248,6 +248,36 @@ def distance_floor(wavelength: np.ndarray, distance: np.ndarray, nominal: float,
     return {"rmse": float(np.sqrt(np.mean(error**2))), "max_abs": float(np.abs(error).max())}
 
 
+def poisson_fisher(p: np.ndarray, dp: np.ndarray, photons: float) -> float:
+    """The Fisher information about a parameter θ carried by an image of independent Poisson
+    pixel counts with means ``photons``·p_i(θ), Σ p_i = 1: photons · Σ_i (∂p_i/∂θ)² / p_i, in
+    1/(unit of θ)². Pixels with p_i = 0 are left out (no counts, no information)."""
+    p, dp = np.asarray(p, float).ravel(), np.asarray(dp, float).ravel()
+    lit = p > 0
+    return float(photons * np.sum(dp[lit] ** 2 / p[lit]))
+
+
+def shot_noise_bound(wavelengths_m, geometry, photons: float, engine: str = "fresnel",
+                     step_m: float = 0.25e-9) -> np.ndarray:
+    """The Cramér–Rao bound on the standard deviation of any unbiased estimate of λ from ONE
+    pattern of the ideal bench recorded with ``photons`` expected photo-electrons (shot noise
+    only, the `detector.photons_per_pattern` of the store), per wavelength, in metres: the
+    floor of the photon budget as :func:`distance_floor` is of the distance jitter. The
+    pattern's λ-derivative by central differences of ``step_m`` on the engine's pixel-averaged
+    intensities (``geometry``: a youngvae.physics.optics.Geometry)."""
+    from youngvae.physics.optics import simulate
+
+    lam = np.atleast_1d(np.asarray(wavelengths_m, dtype=np.float64))
+
+    def probabilities(wavelengths):
+        images = simulate(wavelengths, geometry, engine=engine, normalize="none").astype(np.float64)
+        return images / images.sum(axis=(1, 2), keepdims=True)
+
+    p = probabilities(lam)
+    dp = (probabilities(lam + step_m) - probabilities(lam - step_m)) / (2 * step_m)
+    return np.array([1 / np.sqrt(poisson_fisher(p[i], dp[i], photons)) for i in range(lam.size)])
+
+
 def write_curves(studies: Mapping[str, Sequence[Run]], baseline_paths: Sequence[str | os.PathLike],
                  root: str | os.PathLike = ".", figure: str | os.PathLike | None = None,
                  csv: str | os.PathLike | None = None, markdown_path: str | os.PathLike | None = None,
