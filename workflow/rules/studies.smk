@@ -151,8 +151,9 @@ if ROBUSTNESS:
             csv="results/studies/robustness_runs.csv",
         log:
             "logs/studies/robustness_curves.log",
+        # the env of the stages that read study configs (youngvae.checks pulls in the physics)
         conda:
-            "../envs/plotting.yaml"
+            "../envs/training.yaml"
         threads: 1
         resources:
             mem_mb=small_mem_mb,

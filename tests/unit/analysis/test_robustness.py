@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from youngvae.analysis import robustness
+from youngvae.analysis.robustness import __main__ as cli
 from youngvae.checks.studies import StudyError
 
 CONFIG = {
@@ -112,7 +113,7 @@ def test_compact_tick_labels():
 
 def test_the_cli_prints_the_table_and_writes_the_figure_and_csv(tree, capsys):
     figure, csv = tree / "curves.png", tree / "runs.csv"
-    robustness.main(["--config", str(tree / "config.yaml"), "--root", str(tree), "--baseline",
+    cli.main(["--config", str(tree / "config.yaml"), "--root", str(tree), "--baseline",
                      str(tree / "ideal0.json"), str(tree / "ideal1.json"), "--figure", str(figure),
                      "--csv", str(csv)])
     out = capsys.readouterr().out
@@ -126,8 +127,8 @@ def test_the_cli_prints_the_table_and_writes_the_figure_and_csv(tree, capsys):
 def test_configs_merge_as_snakemake_merges_them(tree):
     extra = tree / "extra.yaml"
     extra.write_text(yaml.safe_dump({"studies": {"robustness_blur": {"train.seed": [0]}}}))
-    config = robustness.merge({}, CONFIG)
-    robustness.merge(config, yaml.safe_load(extra.read_text()))
+    config = cli.merge({}, CONFIG)
+    cli.merge(config, yaml.safe_load(extra.read_text()))
     # a study's mapping merges key by key: the seed list is replaced, the effect kept
     assert config["studies"]["robustness_blur"] == {"train.seed": [0],
                                                     "systematics.detector.psf_sigma_px": [1, 3]}
@@ -136,7 +137,7 @@ def test_configs_merge_as_snakemake_merges_them(tree):
 
 def test_a_missing_baseline_file_is_named(tree, capsys):
     with pytest.raises(SystemExit):
-        robustness.main(["--config", str(tree / "config.yaml"), "--baseline", str(tree / "nope.json")])
+        cli.main(["--config", str(tree / "config.yaml"), "--baseline", str(tree / "nope.json")])
     assert "nope.json" in capsys.readouterr().err
 
 
@@ -171,40 +172,3 @@ def test_a_collapsed_run_reads_as_below_the_level_not_as_missing(tree):
     blur = per_value[per_value["study"] == "robustness_blur"].set_index("value")
     assert blur.loc["3", "median_abs_spearman"] == pytest.approx(0.9996 / 2)  # median of 0 and 0.9996
     assert robustness.thresholds(per_value)["robustness_blur"] == "median |ρ| below 0.99 between 1 and 3"
-
-
-def test_the_distance_floor_is_zero_without_jitter_and_lambda_sigma_over_z_with_it():
-    rng = np.random.default_rng(0)
-    wavelength = rng.normal(650.0, 100.0, 20_000)
-    train, val = np.arange(10_000), np.arange(10_000, 20_000)
-    none = robustness.distance_floor(wavelength, np.full(20_000, 0.5), 0.5, train, val)
-    assert none["rmse"] < 1e-9 and none["max_abs"] < 1e-9
-    # σ_z / z = 1 %: error λ·δz/z, RMS sqrt(E[λ²])·0.01 ≈ 6.58 nm; the fitted line's shrinkage
-    # toward the mean takes off a factor sqrt(1 - 6.5²/(100² + 6.5²)) ≈ 0.998 on that part only
-    jitter = robustness.distance_floor(wavelength, rng.normal(0.5, 0.005, 20_000), 0.5, train, val)
-    expected = np.sqrt(np.mean(wavelength**2)) * 0.01
-    assert jitter["rmse"] == pytest.approx(expected, rel=0.02)
-
-
-def test_poisson_fisher_of_a_shifted_spot_is_photons_over_its_variance():
-    # a Gaussian spot of σ = 20 px whose centre θ is the parameter: I(θ) = N / σ² (continuum)
-    x = np.arange(-200, 201, dtype=float)
-    theta, sigma, photons = 0.3, 20.0, 5000.0
-
-    def p(t):
-        w = np.exp(-0.5 * ((x - t) / sigma) ** 2)
-        return w / w.sum()
-
-    dp = (p(theta + 1e-4) - p(theta - 1e-4)) / 2e-4
-    assert robustness.poisson_fisher(p(theta), dp, photons) == pytest.approx(photons / sigma**2, rel=1e-3)
-
-
-def test_the_shot_noise_bound_scales_as_one_over_root_photons_and_grows_with_lambda():
-    from youngvae.physics.optics import Geometry
-
-    geometry = Geometry(pixels=64, screen_size_m=5e-3)
-    lam = np.array([500e-9, 900e-9])
-    few = robustness.shot_noise_bound(lam, geometry, 1e3)
-    many = robustness.shot_noise_bound(lam, geometry, 1e5)
-    np.testing.assert_allclose(few / many, 10.0, rtol=1e-9)
-    assert np.all(np.isfinite(few)) and few[1] > few[0] > 0  # longer λ: wider fringes, less to read

@@ -13,12 +13,13 @@ store with the same recipe (the default run and the ``recipe_seeds`` study).
 
     python -m youngvae.analysis.robustness --baseline results/encode/metrics.json \\
         results/studies/recipe_seeds/seed=1/encode/metrics.json --figure robustness.png
+
+(the command line is in ``__main__``, apart, so that the workflow's plotting env needs no YAML
+parser). The floors no model can beat under an effect are in :mod:`youngvae.physics.floors`.
 """
 
 from __future__ import annotations
 
-import argparse
-import copy
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -26,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from youngvae.analysis.plots import new_figure, save_figure
 from youngvae.analysis.study import RHO_LEVEL
@@ -234,50 +234,6 @@ def markdown(table: pd.DataFrame, ideal: pd.DataFrame, per_value: pd.DataFrame) 
     return "\n".join(lines)
 
 
-def distance_floor(wavelength: np.ndarray, distance: np.ndarray, nominal: float,
-                   train: np.ndarray, val: np.ndarray) -> dict[str, float]:
-    """The error no model can beat under a distance jitter: in the Fresnel regime the
-    normalized pattern depends on λ and the distance z only through λz, so the best any
-    estimator can read is λ_eff = λ·z/z_nominal. Fitted as the best straight line λ ≈ a·λ_eff +
-    b on the ``train`` indices (the shrinkage toward the mean a calibration does), scored on
-    ``val``: the RMSE and maximum error in the units of ``wavelength``."""
-    wavelength, distance = np.asarray(wavelength, float), np.asarray(distance, float)
-    effective = wavelength * distance / nominal
-    slope, offset = np.polyfit(effective[train], wavelength[train], 1)
-    error = slope * effective[val] + offset - wavelength[val]
-    return {"rmse": float(np.sqrt(np.mean(error**2))), "max_abs": float(np.abs(error).max())}
-
-
-def poisson_fisher(p: np.ndarray, dp: np.ndarray, photons: float) -> float:
-    """The Fisher information about a parameter θ carried by an image of independent Poisson
-    pixel counts with means ``photons``·p_i(θ), Σ p_i = 1: photons · Σ_i (∂p_i/∂θ)² / p_i, in
-    1/(unit of θ)². Pixels with p_i = 0 are left out (no counts, no information)."""
-    p, dp = np.asarray(p, float).ravel(), np.asarray(dp, float).ravel()
-    lit = p > 0
-    return float(photons * np.sum(dp[lit] ** 2 / p[lit]))
-
-
-def shot_noise_bound(wavelengths_m, geometry, photons: float, engine: str = "fresnel",
-                     step_m: float = 0.25e-9) -> np.ndarray:
-    """The Cramér–Rao bound on the standard deviation of any unbiased estimate of λ from ONE
-    pattern of the ideal bench recorded with ``photons`` expected photo-electrons (shot noise
-    only, the `detector.photons_per_pattern` of the store), per wavelength, in metres: the
-    floor of the photon budget as :func:`distance_floor` is of the distance jitter. The
-    pattern's λ-derivative by central differences of ``step_m`` on the engine's pixel-averaged
-    intensities (``geometry``: a youngvae.physics.optics.Geometry)."""
-    from youngvae.physics.optics import simulate
-
-    lam = np.atleast_1d(np.asarray(wavelengths_m, dtype=np.float64))
-
-    def probabilities(wavelengths):
-        images = simulate(wavelengths, geometry, engine=engine, normalize="none").astype(np.float64)
-        return images / images.sum(axis=(1, 2), keepdims=True)
-
-    p = probabilities(lam)
-    dp = (probabilities(lam + step_m) - probabilities(lam - step_m)) / (2 * step_m)
-    return np.array([1 / np.sqrt(poisson_fisher(p[i], dp[i], photons)) for i in range(lam.size)])
-
-
 def write_curves(studies: Mapping[str, Sequence[Run]], baseline_paths: Sequence[str | os.PathLike],
                  root: str | os.PathLike = ".", figure: str | os.PathLike | None = None,
                  csv: str | os.PathLike | None = None, markdown_path: str | os.PathLike | None = None,
@@ -299,44 +255,3 @@ def write_curves(studies: Mapping[str, Sequence[Run]], baseline_paths: Sequence[
     if markdown_path:
         Path(markdown_path).write_text(text)
     return text
-
-
-def merge(into: dict, new: Mapping) -> dict:
-    """Merge ``new`` into ``into`` recursively (mappings merge, anything else replaces)."""
-    for key, value in new.items():
-        if isinstance(value, Mapping) and isinstance(into.get(key), Mapping):
-            merge(into[key], value)
-        else:
-            into[key] = copy.deepcopy(value)
-    return into
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m youngvae.analysis.robustness",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--config", nargs="+", default=["config.yaml"],
-                        help="the config file(s) whose studies to read, merged as Snakemake's "
-                             "--configfile merges them (later files win)")
-    parser.add_argument("--studies", nargs="+", help="study names (default: every robustness_*)")
-    parser.add_argument("--root", default=".", help="the workflow directory holding results/")
-    parser.add_argument("--baseline", nargs="*", default=[],
-                        help="encode/metrics.json of ideal runs with the same recipe")
-    parser.add_argument("--figure", help="write the curves to this PNG")
-    parser.add_argument("--csv", help="write one row per finished run to this CSV")
-    parser.add_argument("--level", type=float, default=RHO_LEVEL, help="the |ρ| level (0.99)")
-    args = parser.parse_args(argv)
-
-    for p in args.baseline:
-        if not Path(p).is_file():
-            parser.error(f"--baseline: no file {p}")
-    config: dict = {}
-    for path in args.config:
-        merge(config, yaml.safe_load(Path(path).read_text()) or {})
-    text = write_curves(robustness_studies(config, args.studies), args.baseline, root=args.root,
-                        figure=args.figure, csv=args.csv, level=args.level)
-    print(text, end="")
-    if args.figure:
-        print(f"figure: {args.figure}")
-
-if __name__ == "__main__":
-    main()
