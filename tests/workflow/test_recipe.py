@@ -42,7 +42,8 @@ def documented_commands():
 
 
 #: trainings the documented study commands plan (docs/recipe.md, docs/systematics.md)
-STUDY_TRAININGS = {"recipe_64.yaml": 3, "recipe_128.yaml": 3, "robustness_128.yaml": 10 + 6 + 6 + 6}
+STUDY_TRAININGS = {"recipe_64.yaml": 3, "recipe_128.yaml": 3, "robustness_128.yaml": 10 + 6 + 6 + 6,
+                   "robustness_quick.yaml": 4}
 
 
 @pytest.mark.parametrize("config, argv", documented_commands(), ids=lambda v: v if isinstance(v, str) else "")
