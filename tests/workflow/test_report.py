@@ -45,11 +45,12 @@ EXPECTED = {
 
 
 def marked_for_report(wildcards: bool = False) -> list[str]:
-    """Every output the rule files wrap in report(...); those with wildcards (a study's) only
-    when asked: they are in the report once a study ran (tests/workflow/test_studies.py)."""
+    """Every output the rule files wrap in report(...); the studies' (under results/studies/:
+    a study's, with wildcards, and the robustness curves) only when asked: they are in the
+    report once a study ran (tests/workflow/test_studies.py)."""
     text = "".join(p.read_text() for p in sorted((REPO / "workflow/rules").glob("*.smk")))
     paths = re.findall(r'report\(\s*"([^"]+)"', text)
-    return [p for p in paths if wildcards or "{" not in p]
+    return [p for p in paths if wildcards or not p.startswith("results/studies/")]
 
 
 def script_json(html: str, script_id: str):
