@@ -5,23 +5,22 @@ finished, against the ideal runs given."""
 from __future__ import annotations
 
 import argparse
-import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
+from snakemake.utils import update_config
 
 from youngvae.analysis.robustness import RHO_LEVEL, robustness_studies, write_curves
 
 
-def merge(into: dict, new: Mapping) -> dict:
-    """Merge ``new`` into ``into`` recursively (mappings merge, anything else replaces)."""
-    for key, value in new.items():
-        if isinstance(value, Mapping) and isinstance(into.get(key), Mapping):
-            merge(into[key], value)
-        else:
-            into[key] = copy.deepcopy(value)
-    return into
+def load_configs(paths: Sequence[str | Path]) -> dict:
+    """The config of several files merged as Snakemake's ``--configfile`` merges them: mappings
+    key by key, anything else replaced by the later file (Snakemake's own ``update_config``)."""
+    config: dict = {}
+    for path in paths:
+        update_config(config, yaml.safe_load(Path(path).read_text()) or {})
+    return config
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -42,10 +41,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for p in args.baseline:
         if not Path(p).is_file():
             parser.error(f"--baseline: no file {p}")
-    config: dict = {}
-    for path in args.config:
-        merge(config, yaml.safe_load(Path(path).read_text()) or {})
-    text = write_curves(robustness_studies(config, args.studies), args.baseline, root=args.root,
+    text = write_curves(robustness_studies(load_configs(args.config), args.studies), args.baseline, root=args.root,
                         figure=args.figure, csv=args.csv, level=args.level)
     print(text, end="")
     if args.figure:
