@@ -3,6 +3,8 @@ determine λ at all, to compare the VAE's calibration error with (docs/systemati
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from youngvae.physics.optics import Geometry, simulate
@@ -31,20 +33,35 @@ def poisson_fisher(p: np.ndarray, dp: np.ndarray, photons: float) -> float:
     return float(photons * np.sum(dp[lit] ** 2 / p[lit]))
 
 
+def pattern_bound(intensities: Callable[[np.ndarray], np.ndarray], theta, photons: float, step: float,
+                  psf_sigma_px: float = 0.0) -> np.ndarray:
+    """The Cramér–Rao bound on the standard deviation of any unbiased estimate of a parameter θ
+    from ONE image of Poisson counts, per value of ``theta``, in θ's unit. ``intensities(θ)``:
+    the noise-free images [n, H, W] (any scale) at the n values; the detector's Gaussian PSF of
+    ``psf_sigma_px`` (the store's blur, :func:`~youngvae.physics.systematics.apply_detector`)
+    acts before the counting, then each image is scaled to ``photons`` expected counts. The
+    θ-derivative by central differences of ``step``."""
+    from youngvae.physics.systematics import Detector, apply_detector  # the store's blur
+
+    detector = Detector(psf_sigma_px=psf_sigma_px)
+
+    def probabilities(values):
+        images = [apply_detector(image, detector, 1.0, None) for image in np.asarray(intensities(values), np.float64)]
+        return np.stack([image / image.sum() for image in images])
+
+    theta = np.atleast_1d(np.asarray(theta, dtype=np.float64))
+    p = probabilities(theta)
+    dp = (probabilities(theta + step) - probabilities(theta - step)) / (2 * step)
+    return np.array([1 / np.sqrt(poisson_fisher(p[i], dp[i], photons)) for i in range(theta.size)])
+
+
 def shot_noise_bound(wavelengths_m, geometry: Geometry, photons: float, engine: str = "fresnel",
-                     step_m: float = 0.25e-9) -> np.ndarray:
+                     step_m: float = 0.25e-9, psf_sigma_px: float = 0.0) -> np.ndarray:
     """The Cramér–Rao bound on the standard deviation of any unbiased estimate of λ from ONE
     pattern of the ideal bench recorded with ``photons`` expected photo-electrons (shot noise
-    only, the `detector.photons_per_pattern` of the store), per wavelength, in metres: the
-    floor of the photon budget as :func:`distance_floor` is of the distance jitter. The
-    pattern's λ-derivative by central differences of ``step_m`` on the engine's pixel-averaged
-    intensities."""
-    lam = np.atleast_1d(np.asarray(wavelengths_m, dtype=np.float64))
-
-    def probabilities(wavelengths):
-        images = simulate(wavelengths, geometry, engine=engine, normalize="none").astype(np.float64)
-        return images / images.sum(axis=(1, 2), keepdims=True)
-
-    p = probabilities(lam)
-    dp = (probabilities(lam + step_m) - probabilities(lam - step_m)) / (2 * step_m)
-    return np.array([1 / np.sqrt(poisson_fisher(p[i], dp[i], photons)) for i in range(lam.size)])
+    only, the `detector.photons_per_pattern` of the store; a detector blur of ``psf_sigma_px``
+    before the counting if given), per wavelength, in metres: the floor of the photon budget as
+    :func:`distance_floor` is of the distance jitter. The pattern's λ-derivative by central
+    differences of ``step_m`` on the engine's pixel-averaged intensities."""
+    return pattern_bound(lambda lam: simulate(lam, geometry, engine=engine, normalize="none"),
+                         wavelengths_m, photons, step_m, psf_sigma_px)

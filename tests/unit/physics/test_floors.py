@@ -42,3 +42,18 @@ def test_the_shot_noise_bound_scales_as_one_over_root_photons_and_grows_with_lam
     many = floors.shot_noise_bound(lam, geometry, 1e5)
     np.testing.assert_allclose(few / many, 10.0, rtol=1e-9)
     assert np.all(np.isfinite(few)) and few[1] > few[0] > 0  # longer λ: wider fringes, less to read
+
+
+def test_a_blur_before_the_counting_widens_a_spot_and_costs_its_information():
+    # a 2-D Gaussian spot of σ = 5 px whose x centre is θ, blurred by the detector's PSF of
+    # σ_b = 3 px: a spot of σ² + σ_b², so I(θ) = N / (σ² + σ_b²) (continuum; the grid is wide)
+    y, x = np.mgrid[-60:61, -60:61].astype(float)
+
+    def spot(thetas):
+        return np.stack([np.exp(-0.5 * ((x - t) ** 2 + y**2) / 5.0**2) for t in thetas])
+
+    photons = 1e4
+    sharp = floors.pattern_bound(spot, [0.2], photons, 1e-3)
+    blurred = floors.pattern_bound(spot, [0.2], photons, 1e-3, psf_sigma_px=3.0)
+    assert sharp[0] == pytest.approx(np.sqrt(5.0**2 / photons), rel=1e-3)
+    assert blurred[0] == pytest.approx(np.sqrt((5.0**2 + 3.0**2) / photons), rel=1e-3)
