@@ -170,3 +170,22 @@ def test_a_collapsed_run_reads_as_below_the_level_not_as_missing(tree):
     blur = per_value[per_value["study"] == "robustness_blur"].set_index("value")
     assert blur.loc["3", "median_abs_spearman"] == pytest.approx(0.9996 / 2)  # median of 0 and 0.9996
     assert robustness.thresholds(per_value)["robustness_blur"] == "median |ρ| below 0.99 between 1 and 3"
+
+
+def test_error_rows_are_drawn_on_a_log_axis_unless_an_error_is_zero(tree, monkeypatch):
+    scales = []
+
+    def keep_scales(fig, path):
+        scales.append([ax.get_yscale() for ax in fig.get_axes()])
+        return path
+
+    monkeypatch.setattr(robustness, "save_figure", keep_scales)
+    studies = robustness.robustness_studies(CONFIG)
+    table = robustness.collect(studies, tree)
+    ideal = robustness.baseline([tree / "ideal0.json", tree / "ideal1.json"])
+    robustness.plot_curves(table, ideal, studies, tree / "curves.png")
+    # axes row-major: |ρ| row (2 studies), RMSE row, max-error row
+    assert scales[-1] == ["linear", "linear", "log", "log", "log", "log"]
+    table.loc[table["study"] == "robustness_blur", "calibration_rmse_nm"] = 0.0
+    robustness.plot_curves(table, ideal, studies, tree / "curves.png")
+    assert scales[-1] == ["linear", "linear", "log", "linear", "log", "log"]

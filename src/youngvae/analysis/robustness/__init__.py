@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from youngvae.analysis.plots import new_figure, save_figure
 from youngvae.analysis.study import RHO_LEVEL
@@ -38,6 +39,7 @@ METRICS = {
     "calibration_rmse_nm": "calibration RMSE vs true λ [nm]",
     "calibration_max_abs_err_nm": "calibration max |error| [nm]",
 }
+LOG_METRICS = ("calibration_rmse_nm", "calibration_max_abs_err_nm")  # drawn on a log axis
 NONE = "none"  # the x label of the ideal baseline
 
 
@@ -167,7 +169,8 @@ def plot_curves(table: pd.DataFrame, ideal: pd.DataFrame, studies: Mapping[str, 
                 path: str | os.PathLike, level: float = RHO_LEVEL, title: str = ""):
     """One column per study, one row per metric: every run as a point (seeds side by side), the
     median over seeds as a line, the ideal baseline at x = 'none' and as a dotted line; the
-    |ρ| row marks ``level``. x: the study's values in its listed order (categorical)."""
+    |ρ| row marks ``level``; the error rows are on a log axis where every value is > 0. x: the
+    study's values in its listed order (categorical)."""
     names = list(studies)
     fig = new_figure((max(3.6 * len(names), 7.5), 8.6), layout="constrained")
     axes = fig.subplots(len(METRICS), len(names), squeeze=False)
@@ -200,8 +203,16 @@ def plot_curves(table: pd.DataFrame, ideal: pd.DataFrame, studies: Mapping[str, 
                 ax.axhline(level, color="C3", ls="--", lw=1, label=f"|ρ| = {level:g}")
             ax.set_xticks(range(len(labels)), labels)
             ax.set_xlim(-0.5, len(labels) - 0.5)
-            ax.grid(alpha=0.3)
-            ax.ticklabel_format(axis="y", useOffset=False)
+            ax.grid(alpha=0.3, which="both")
+            finite = np.concatenate([base, sub[metric].astype(float).to_numpy()])
+            finite = finite[np.isfinite(finite)]
+            if metric in LOG_METRICS and finite.size and finite.min() > 0:
+                ax.set_yscale("log")  # errors span decades: 0.1 nm (blurred data) to 50 nm
+                ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+                ax.yaxis.set_minor_formatter(NullFormatter())
+            else:
+                ax.ticklabel_format(axis="y", useOffset=False)
             if col == 0:
                 ax.set_ylabel(METRICS[metric])
             if row == len(METRICS) - 1:
