@@ -17,7 +17,9 @@ decoder 2,115,905 parameters, with exactly the layers below and 'same' padding e
 :class:`GaussianBlur` (no weights) between the encoder's input and conv1: the encoder sees the
 image blurred. ``target_blur_px`` > 0 (:class:`VAE`, ``train.target_blur_px``) blurs the
 reconstruction target alike: the decoder learns to render the blurred image. The shipped config
-sets both to 2 px (docs/recipe.md). Parameter counts and every other layer stay the paper's.
+sets both to 2 px (docs/recipe.md). ``blur_renormalize`` divides each blurred image (input and
+target) by its maximum, as a store does after a detector blur. Parameter counts and every other
+layer stay the paper's.
 
 The decoder's output layer is a :class:`OneFilterConv2D`: a ``Conv2D`` subclass with the same
 weights and the same function, computed as a depthwise convolution summed over channels
@@ -117,20 +119,26 @@ def gaussian_kernel(sigma_px: float) -> np.ndarray:
 @keras.saving.register_keras_serializable(package="youngvae")
 class GaussianBlur(layers.Layer):
     """A fixed Gaussian blur of one-channel images (σ in pixels, truncated at 4 σ, zero padding
-    outside the image), in float32; no weights."""
+    outside the image), in float32; no weights. ``renormalize``: divide each blurred image by
+    its maximum afterwards (max 1, as a store normalizes each image after a detector blur)."""
 
-    def __init__(self, sigma_px: float = 1.0, **kwargs):
+    def __init__(self, sigma_px: float = 1.0, renormalize: bool = False, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.sigma_px = float(sigma_px)
+        self.renormalize = bool(renormalize)
         self._kernel = gaussian_kernel(self.sigma_px)
 
     def call(self, images):
         kernel = ops.convert_to_tensor(self._kernel, dtype=images.dtype)
-        return ops.depthwise_conv(images, kernel, padding="same")
+        blurred = ops.depthwise_conv(images, kernel, padding="same")
+        if not self.renormalize:
+            return blurred
+        peak = ops.max(blurred, axis=(1, 2), keepdims=True)
+        return blurred / ops.maximum(peak, ops.cast(1e-12, blurred.dtype))  # a dark image stays 0
 
     def get_config(self):
-        return {**super().get_config(), "sigma_px": self.sigma_px}
+        return {**super().get_config(), "sigma_px": self.sigma_px, "renormalize": self.renormalize}
 
 
 @keras.saving.register_keras_serializable(package="youngvae")
@@ -157,14 +165,16 @@ class OneFilterConv2D(layers.Conv2D):
         return ops.sum(y, axis=channel_axis, keepdims=True)
 
 
-def build_encoder(image_size: int, latent_dim: int = 1, blur_px: float = 0.0) -> keras.Model:
+def build_encoder(image_size: int, latent_dim: int = 1, blur_px: float = 0.0,
+                  blur_renormalize: bool = False) -> keras.Model:
     """Encoder: image [H, W, 1] → (z_mean, z_log_var), each [latent_dim] float32; ``blur_px``
-    > 0 blurs the input first (:class:`GaussianBlur`, no weights)."""
+    > 0 blurs the input first (:class:`GaussianBlur`, no weights; ``blur_renormalize``: each
+    blurred image then divided by its maximum)."""
     size = _check_image_size(image_size)
     latent_dim = _check_latent_dim(latent_dim)
     blur_px = _check_blur(blur_px, size)
     inputs = keras.Input(shape=(size, size, 1), name="image")
-    x = GaussianBlur(blur_px, name="blur")(inputs) if blur_px > 0 else inputs
+    x = GaussianBlur(blur_px, blur_renormalize, name="blur")(inputs) if blur_px > 0 else inputs
     x = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv1")(x)
     x = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu", name="conv2")(x)
     x = layers.Conv2D(64, 3, padding="same", activation="relu", name="conv3")(x)
@@ -217,16 +227,20 @@ class VAE(keras.Model):
     schedule). ``call`` returns the reconstruction of z_mean (deterministic); training and
     evaluation go through ``train_step``/``test_step``, which sample z. ``target_blur_px`` > 0
     blurs the reconstruction TARGET (:class:`GaussianBlur`): the decoder learns to render the
-    images as seen through that blur (0: the sharp image, the paper's loss).
+    images as seen through that blur (0: the sharp image, the paper's loss);
+    ``blur_renormalize``: each blurred target divided by its maximum.
     """
 
-    def __init__(self, encoder, decoder, beta: float = 1.0, seed: int = 0, target_blur_px: float = 0.0, **kwargs):
+    def __init__(self, encoder, decoder, beta: float = 1.0, seed: int = 0, target_blur_px: float = 0.0,
+                 blur_renormalize: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
         self.seed = int(seed)
         self.target_blur_px = _check_blur(target_blur_px, int(encoder.inputs[0].shape[1]), "target_blur_px")
-        self.target_blur = GaussianBlur(self.target_blur_px, name="target_blur") if self.target_blur_px > 0 else None
+        self.blur_renormalize = bool(blur_renormalize)
+        self.target_blur = (GaussianBlur(self.target_blur_px, self.blur_renormalize, name="target_blur")
+                            if self.target_blur_px > 0 else None)
         self.sampling = Sampling(seed=self.seed, name="sampling")
         self.beta = keras.Variable(
             float(beta), dtype="float32", trainable=False, autocast=False, name="beta"
@@ -383,6 +397,7 @@ class VAE(keras.Model):
             "beta": float(self.beta.numpy()),
             "seed": self.seed,
             "target_blur_px": self.target_blur_px,
+            "blur_renormalize": self.blur_renormalize,
         }
 
     @classmethod
@@ -403,6 +418,7 @@ def build_vae(
     plain_keras: bool = False,
     encoder_blur_px: float = 0.0,
     target_blur_px: float = 0.0,
+    blur_renormalize: bool = False,
 ) -> VAE:
     """The paper's VAE for square images of side ``image_size`` (even) and ``latent_dim``.
 
@@ -418,11 +434,12 @@ def build_vae(
         keras.mixed_precision.set_global_policy(precision)
     try:
         vae = VAE(
-            build_encoder(image_size, latent_dim, blur_px=encoder_blur_px),
+            build_encoder(image_size, latent_dim, blur_px=encoder_blur_px, blur_renormalize=blur_renormalize),
             build_decoder(image_size, latent_dim, plain_keras=plain_keras),
             beta=beta,
             seed=seed,
             target_blur_px=target_blur_px,
+            blur_renormalize=blur_renormalize,
             name="vae",
         )
         vae.build((None, image_size, image_size, 1))

@@ -79,6 +79,10 @@ class TrainConfig:
     #: σ in pixels of a fixed Gaussian blur of the reconstruction TARGET (0: the sharp image,
     #: the paper's loss). With encoder_blur_px equal to it the VAE models blurred images.
     target_blur_px: float = 0.0
+    #: Divide each blurred image (the encoder's input and the target) by its maximum, as the
+    #: store's per-image normalization does after a detector blur (False: the blurred images'
+    #: peak varies with λ).
+    blur_renormalize: bool = False
 
     def __post_init__(self):
         for name in ("warmup_fraction", "kl_warmup_fraction"):
@@ -110,6 +114,8 @@ class TrainConfig:
             raise ValueError(f"beta must be >= 0, got {self.beta!r}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if not isinstance(self.blur_renormalize, (bool, np.bool_)):
+            raise ValueError(f"blur_renormalize must be true or false, got {self.blur_renormalize!r}")
         if self.optimizer not in _OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
         if self.precision not in _PRECISIONS:
@@ -226,6 +232,7 @@ class Trainer:
         self.vae = build_vae(
             image_size, cfg.latent_dim, beta=cfg.beta, seed=cfg.seed, precision=cfg.precision,
             encoder_blur_px=cfg.encoder_blur_px, target_blur_px=cfg.target_blur_px,
+            blur_renormalize=cfg.blur_renormalize,
         )
         self.vae.compile(optimizer=_make_optimizer(cfg, self.total_steps), jit_compile=jit_compile)
         self.vae.optimizer.build(self.vae.trainable_variables)

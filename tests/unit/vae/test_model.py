@@ -264,6 +264,38 @@ def test_gaussian_blur_turns_a_point_into_the_gaussian_of_its_width(sigma):
     np.testing.assert_allclose(out[inside], (expected / expected[inside].sum())[inside], rtol=1e-5, atol=1e-9)
 
 
+def test_renormalized_blur_divides_each_blurred_image_by_its_maximum():
+    from youngvae.testing import reference_blur
+    from youngvae.vae.model import GaussianBlur
+
+    images = _images(3, 16) * np.array([1.0, 0.5, 0.0], "float32")[:, None, None]  # one dark
+    blurred = reference_blur(images[:2], 1.5)
+    expected = blurred / blurred.max(axis=(1, 2), keepdims=True)
+    out = np.asarray(GaussianBlur(1.5, renormalize=True)(images[..., None]))[..., 0]
+    np.testing.assert_allclose(out[:2], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out[:2].max(axis=(1, 2)), 1.0, rtol=1e-6)
+    assert np.all(out[2] == 0)  # a dark image stays dark, no division by zero
+    plain = np.asarray(GaussianBlur(1.5)(images[..., None]))[..., 0]
+    np.testing.assert_allclose(plain[:2], blurred, rtol=1e-5, atol=1e-6)  # off: the blur only
+
+
+def test_blur_renormalize_reaches_input_and_target_and_survives_save_and_load(tmp_path):
+    from youngvae.testing import reference_blur
+
+    images = _images(4, 16) * 0.6
+    vae = build_vae(16, 1, encoder_blur_px=1.5, target_blur_px=1.5, blur_renormalize=True)
+    blurred = reference_blur(images, 1.5)
+    np.testing.assert_allclose(vae.loss_targets(images), blurred / blurred.max(axis=(1, 2), keepdims=True),
+                               rtol=1e-5, atol=1e-6)
+    assert vae.encoder.get_layer("blur").renormalize
+    path = tmp_path / "vae.keras"
+    save_vae(vae, path)
+    again = load_vae(path)
+    assert again.blur_renormalize and again.encoder.get_layer("blur").renormalize
+    np.testing.assert_array_equal(again.loss_targets(images), vae.loss_targets(images))
+    assert not build_vae(16, 1, encoder_blur_px=1.5).encoder.get_layer("blur").renormalize
+
+
 def test_encoder_blur_adds_no_weights_and_survives_save_and_load(tmp_path):
     plain, blurred = build_encoder(16, 1), build_encoder(16, 1, blur_px=1.5)
     assert blurred.count_params() == plain.count_params()
