@@ -172,11 +172,12 @@ def test_a_collapsed_run_reads_as_below_the_level_not_as_missing(tree):
     assert robustness.thresholds(per_value)["robustness_blur"] == "median |ρ| below 0.99 between 1 and 3"
 
 
-def test_error_rows_are_drawn_on_a_log_axis_unless_an_error_is_zero(tree, monkeypatch):
-    scales = []
+def test_error_rows_on_a_log_axis_unless_an_error_is_zero_and_a_label_above_the_title(tree, monkeypatch):
+    scales, titles = [], []
 
     def keep_scales(fig, path):
         scales.append([ax.get_yscale() for ax in fig.get_axes()])
+        titles.append(fig.get_suptitle())
         return path
 
     monkeypatch.setattr(robustness, "save_figure", keep_scales)
@@ -189,3 +190,6 @@ def test_error_rows_are_drawn_on_a_log_axis_unless_an_error_is_zero(tree, monkey
     table.loc[table["study"] == "robustness_blur", "calibration_rmse_nm"] = 0.0
     robustness.plot_curves(table, ideal, studies, tree / "curves.png")
     assert scales[-1] == ["linear", "linear", "log", "linear", "log", "log"]
+    robustness.plot_curves(table, ideal, studies, tree / "curves.png", label="recipe: blur 2 px")
+    assert titles[-1].startswith("recipe: blur 2 px\n") and titles[-1].endswith(titles[0])
+    assert titles[0].startswith(f"{len(table)} run(s) of 2 robustness studies, 2 on the ideal data")

@@ -166,11 +166,12 @@ def thresholds(per_value: pd.DataFrame, level: float = RHO_LEVEL,
 
 
 def plot_curves(table: pd.DataFrame, ideal: pd.DataFrame, studies: Mapping[str, Sequence[Run]],
-                path: str | os.PathLike, level: float = RHO_LEVEL, title: str = ""):
+                path: str | os.PathLike, level: float = RHO_LEVEL, title: str = "", label: str = ""):
     """One column per study, one row per metric: every run as a point (seeds side by side), the
     median over seeds as a line, the ideal baseline at x = 'none' and as a dotted line; the
     |ρ| row marks ``level``; the error rows are on a log axis where every value is > 0. x: the
-    study's values in its listed order (categorical)."""
+    study's values in its listed order (categorical). ``title`` replaces the default title;
+    ``label`` goes on a line above it."""
     names = list(studies)
     fig = new_figure((max(3.6 * len(names), 7.5), 8.6), layout="constrained")
     axes = fig.subplots(len(METRICS), len(names), squeeze=False)
@@ -219,8 +220,9 @@ def plot_curves(table: pd.DataFrame, ideal: pd.DataFrame, studies: Mapping[str, 
                 ax.set_xlabel(effect_key(study, studies[study]))
         axes[0, col].set_title(study)
     axes[0, 0].legend(fontsize="small", loc="lower left")
-    fig.suptitle(title or f"{len(table)} run(s) of {len(names)} robustness studies, {len(ideal)} on "
-                 "the ideal data\npoints: runs (grey: ideal data); line: median over seeds")
+    title = title or (f"{len(table)} run(s) of {len(names)} robustness studies, {len(ideal)} on "
+                      "the ideal data\npoints: runs (grey: ideal data); line: median over seeds")
+    fig.suptitle(f"{label}\n{title}" if label else title)
     return save_figure(fig, path)
 
 
@@ -248,10 +250,11 @@ def markdown(table: pd.DataFrame, ideal: pd.DataFrame, per_value: pd.DataFrame) 
 def write_curves(studies: Mapping[str, Sequence[Run]], baseline_paths: Sequence[str | os.PathLike],
                  root: str | os.PathLike = ".", figure: str | os.PathLike | None = None,
                  csv: str | os.PathLike | None = None, markdown_path: str | os.PathLike | None = None,
-                 level: float = RHO_LEVEL) -> str:
+                 level: float = RHO_LEVEL, label: str = "") -> str:
     """Collect the finished runs under ``root``; write the figure, the one-row-per-run CSV and
     the markdown (table, then one line per study on where |ρ| crosses ``level``) where a path
-    is given; return the markdown."""
+    is given; return the markdown. ``label``: a first line for the figure's title (e.g. the
+    recipe the runs were trained with)."""
     table = collect(studies, root)
     ideal = baseline(baseline_paths)
     per_value = medians(table, studies, level)
@@ -262,7 +265,7 @@ def write_curves(studies: Mapping[str, Sequence[Run]], baseline_paths: Sequence[
     if csv:
         table.to_csv(csv, index=False, float_format="%.6g")
     if figure:
-        plot_curves(table, ideal, studies, figure, level)
+        plot_curves(table, ideal, studies, figure, level, label=label)
     if markdown_path:
         Path(markdown_path).write_text(text)
     return text
