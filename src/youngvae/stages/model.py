@@ -209,12 +209,14 @@ def decode_grid(
     write_zgrid(zarr_path, z, decoded, wavelengths, centres)
     plots.plot_zgrid(
         z, decoded, figure_path, wavelengths_nm=wavelengths * 1e9, simulated=simulated, coords_m=centres,
-        simulated_label=f"simulated at λ,\nblurred {vae.target_blur_px:g} px" if vae.target_blur_px else "simulated\nat λ",
+        simulated_label=(f"simulated at λ,\nblurred {vae.target_blur_px:g} px"
+                         + (", max 1" if vae.blur_renormalize else "") if vae.target_blur_px else "simulated\nat λ"),
     )
     metrics = {
         "z": z.tolist(),
         "grid": decode.get("grid", "paper"),
         "simulated_blurred_px": vae.target_blur_px,
+        "simulated_blur_renormalized": vae.blur_renormalize,
         "training_z_range": [calibration.z_min, calibration.z_max],
         "n_outside_training_range": int(sum(not r["in_training_range"] for r in comparison)),
         "per_z": comparison,
@@ -300,6 +302,7 @@ def compare_generated(
         "n_real": n,
         "seed": seed,
         "real_blurred_px": vae.target_blur_px,
+        "real_blur_renormalized": vae.blur_renormalize,
         "prior": generated.compare_features(real_features, features["generated, prior"], n_permutations, seed),
         "aggregate_posterior": generated.compare_features(
             real_features, features["generated, aggregate posterior"], n_permutations, seed),

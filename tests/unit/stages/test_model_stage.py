@@ -106,8 +106,8 @@ def test_generated_are_compared_with_real_patterns_blurred_as_the_loss_saw_them(
         assert out["real_blurred_px"] == blur
 
 
-@pytest.mark.parametrize("blur", [0.0, 1.5])
-def test_the_z_grid_is_compared_with_simulations_blurred_as_the_loss_saw_them(tmp_path, compared, blur):
+@pytest.mark.parametrize("blur, renormalize", [(0.0, False), (1.5, False), (1.5, True)])
+def test_the_z_grid_is_compared_with_simulations_blurred_as_the_loss_saw_them(tmp_path, compared, blur, renormalize):
     import json
 
     from youngvae.testing import reference_blur
@@ -122,7 +122,7 @@ def test_the_z_grid_is_compared_with_simulations_blurred_as_the_loss_saw_them(tm
     z = np.linspace(-2, 2, 9)
     cal = calib.fit_calibration(z, np.linspace(400e-9, 900e-9, 9), 4)
     (tmp_path / "cal.json").write_text(json.dumps(cal.to_dict()))
-    save_vae(build_vae(size, 1, seed=1, target_blur_px=blur), tmp_path / "m.keras")
+    save_vae(build_vae(size, 1, seed=1, target_blur_px=blur, blur_renormalize=renormalize), tmp_path / "m.keras")
     out = chain.decode_grid(
         model_path=tmp_path / "m.keras", calibration_path=tmp_path / "cal.json",
         decode={"grid": "paper", "z_min": -1.0, "z_max": 1.0, "z_step": 0.5}, geometry=geometry,
@@ -130,5 +130,7 @@ def test_the_z_grid_is_compared_with_simulations_blurred_as_the_loss_saw_them(tm
         figure_path=tmp_path / "g.png", log=lambda s: None)
     sharp = optics.simulate_from_config(np.atleast_1d(cal.predict(np.asarray(out["z"]))), geometry, simulation)
     expected = reference_blur(sharp, blur)
+    if renormalize:
+        expected = expected / expected.max(axis=(1, 2), keepdims=True)
     np.testing.assert_allclose(compared["reference"], expected, rtol=1e-5, atol=1e-6)
-    assert out["simulated_blurred_px"] == blur
+    assert out["simulated_blurred_px"] == blur and out["simulated_blur_renormalized"] == renormalize
