@@ -51,6 +51,27 @@ def ab_compare(variants: dict, image_size: int = 256, batch: int = 32, rounds: i
     return out
 
 
+#: ``python -m youngvae.bench --ab``: the train step against both plain Keras baselines.
+AB_VARIANTS = {
+    "plain Keras float32": ("keras", "float32"),
+    "plain Keras mixed_bfloat16": ("keras", "mixed_bfloat16"),
+    "youngvae train, mixed_bfloat16": ("youngvae", "mixed_bfloat16"),
+}
+
+
+def ab_table(result: dict) -> str:
+    """Markdown table of :func:`ab_compare`'s result: median and min ms per step, and each
+    variant's speed-up over every earlier variant (ratio of medians; > 1 = faster)."""
+    names = list(result)
+    header = "| variant | median ms | min ms | " + " | ".join(f"× {n}" for n in names[:-1]) + " |"
+    lines = [header, "|" + "---|" * (3 + len(names) - 1)]
+    for i, name in enumerate(names):
+        r = result[name]
+        ratios = [f"{result[b]['median'] / r['median']:.2f}" if j < i else "" for j, b in enumerate(names[:-1])]
+        lines.append(f"| {name} | {r['median'] * 1e3:.1f} | {r['min'] * 1e3:.1f} | " + " | ".join(ratios) + " |")
+    return "\n".join(lines)
+
+
 # ---- profiling ----------------------------------------------------------------------------
 
 

@@ -38,6 +38,25 @@ def test_same_process_ab_comparison_reports_ratios_against_the_first_variant():
     assert out["ours"]["speedup_vs_plain"] == pytest.approx(out["plain"]["median"] / out["ours"]["median"])
 
 
+def test_ab_table_gives_each_variant_its_speed_up_over_the_earlier_ones():
+    result = {"a": {"median": 2.0, "min": 1.9}, "b": {"median": 1.0, "min": 0.9},
+              "c": {"median": 0.5, "min": 0.4}}
+    rows = bench.ab_table(result).splitlines()
+    assert rows[0] == "| variant | median ms | min ms | × a | × b |"
+    assert rows[2] == "| a | 2000.0 | 1900.0 |  |  |"
+    assert rows[3] == "| b | 1000.0 | 900.0 | 2.00 |  |"
+    assert rows[4] == "| c | 500.0 | 400.0 | 4.00 | 2.00 |"
+
+
+def test_the_ab_command_line_times_the_train_step_against_both_baselines(capsys):
+    from youngvae.bench.__main__ import main
+
+    assert main(["--ab", "--image-size", "16", "--batch-size", "2", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    for name in bench.AB_VARIANTS:
+        assert f"| {name} |" in out
+
+
 def test_route_table_times_every_route_and_finds_each_identity_in_float32():
     from youngvae.bench import routes
 
