@@ -160,6 +160,7 @@ if ROBUSTNESS:
             runtime=10,
         params:
             studies={study: config["studies"][study] for study in ROBUSTNESS},
+            train=config["train"],
         script:
             "../scripts/robustness_curves.py"
 

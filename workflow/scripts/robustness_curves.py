@@ -2,7 +2,7 @@ from youngvae.runtime import log_to
 
 log = log_to(snakemake.log[0])
 
-from youngvae.analysis.robustness import robustness_studies, write_curves
+from youngvae.analysis.robustness import recipe_label, robustness_studies, write_curves
 
 out = snakemake.output
 text = write_curves(
@@ -11,5 +11,6 @@ text = write_curves(
     figure=out.figure,
     csv=out.csv,
     markdown_path=out.table,
+    label=recipe_label(snakemake.params.train),
 )
 log.info("robustness curves:\n%s", text)

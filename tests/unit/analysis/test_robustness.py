@@ -193,3 +193,16 @@ def test_error_rows_on_a_log_axis_unless_an_error_is_zero_and_a_label_above_the_
     robustness.plot_curves(table, ideal, studies, tree / "curves.png", label="recipe: blur 2 px")
     assert titles[-1].startswith("recipe: blur 2 px\n") and titles[-1].endswith(titles[0])
     assert titles[0].startswith(f"{len(table)} run(s) of 2 robustness studies, 2 on the ideal data")
+
+
+def test_the_recipe_label_names_the_blur_and_its_renormalization():
+    from youngvae.analysis.robustness import recipe_label
+
+    current = {"encoder_blur_px": 2, "target_blur_px": 2, "blur_renormalize": True,
+               "precision": "mixed_bfloat16", "batch_size": 16, "epochs": 10, "sampling": "loss"}
+    assert recipe_label(current) == ("recipe: 2 px blur of the input and target, renormalized; "
+                                     "mixed_bfloat16; batch 16; 10 epochs; sampling loss")
+    assert "not renormalized" in recipe_label({**current, "blur_renormalize": False})
+    assert recipe_label({**current, "encoder_blur_px": 0, "target_blur_px": 0}).startswith(
+        "recipe: no blur (the paper's VAE);")
+    assert "input blur 0 px, target blur 2 px" in recipe_label({**current, "encoder_blur_px": 0})

@@ -43,6 +43,22 @@ LOG_METRICS = ("calibration_rmse_nm", "calibration_max_abs_err_nm")  # drawn on 
 NONE = "none"  # the x label of the ideal baseline
 
 
+def recipe_label(train: Mapping) -> str:
+    """One line naming the training recipe a figure was made with (from the config's ``train``
+    section), so that figures of different recipes are not mistaken for one another."""
+    enc, tgt = float(train.get("encoder_blur_px", 0) or 0), float(train.get("target_blur_px", 0) or 0)
+    if enc == 0 and tgt == 0:
+        blur = "no blur (the paper's VAE)"
+    else:
+        blur = f"{enc:g} px blur of the input" if enc == tgt else f"input blur {enc:g} px, target blur {tgt:g} px"
+        if enc == tgt:
+            blur += " and target"
+        blur += ", renormalized" if train.get("blur_renormalize", False) else ", not renormalized"
+    parts = [f"recipe: {blur}", str(train.get("precision", "?")), f"batch {train.get('batch_size', '?')}",
+             f"{train.get('epochs', '?')} epochs", f"sampling {train.get('sampling', '?')}"]
+    return "; ".join(parts)
+
+
 def tick_label(value) -> str:
     """A compact x label: 1e+07 -> '1e7' (photon budgets), else as in the run names."""
     text = f"{value:.3g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
