@@ -206,3 +206,39 @@ def test_the_recipe_label_names_the_blur_and_its_renormalization():
     assert recipe_label({**current, "encoder_blur_px": 0, "target_blur_px": 0}).startswith(
         "recipe: no blur (the paper's VAE);")
     assert "input blur 0 px, target blur 2 px" in recipe_label({**current, "encoder_blur_px": 0})
+
+
+def test_earlier_runs_from_a_kept_csv_count_unless_results_has_them(tree, tmp_path_factory):
+    studies = robustness.robustness_studies(CONFIG)
+    out = tmp_path_factory.mktemp("out")
+    robustness.write_curves(studies, [], root=tree, csv=out / "runs.csv")  # the tool's own CSV
+    kept = robustness.collect(studies, tree)
+    assert set(kept["source"]) == {f"results/studies/{s}/{r}/encode/metrics.json" for s, r in RHO}
+    # a fresh machine without results/: the kept CSV alone gives the same table
+    again = robustness.collect(studies, tree / "empty", earlier=[out / "runs.csv"])
+    robustness.pd.testing.assert_frame_equal(again.drop(columns="source"), kept.drop(columns="source"),
+                                             check_exact=False, rtol=1e-9)
+    # an earlier row of a run that results/ has is replaced by the metrics file; a row of a run
+    # the config no longer lists is left out; the source column is carried
+    extra = kept.iloc[[0]].assign(abs_spearman=0.5, source="typed from the docs")
+    gone = kept.iloc[[0]].assign(run="photons_per_pattern=42__seed=0")
+    missing_run = kept.iloc[[2]].assign(abs_spearman=0.25, source="typed from the docs")
+    pd = robustness.pd
+    pd.concat([extra, gone]).to_csv(out / "earlier.csv", index=False)
+    merged = robustness.collect(studies, tree, earlier=[out / "earlier.csv"])
+    assert merged.equals(kept)
+    # photons 1e5 seed 1 is not finished under the tree: an earlier row supplies it
+    row = missing_run.assign(run="photons_per_pattern=100000__seed=1", seed=1)
+    row.to_csv(out / "one.csv", index=False)
+    merged = robustness.collect(studies, tree, earlier=[out / "one.csv"])
+    added = merged[merged["run"] == "photons_per_pattern=100000__seed=1"]
+    assert len(merged) == len(kept) + 1 and added["abs_spearman"].item() == 0.25
+    assert added["source"].item() == "typed from the docs" and added["order"].item() == 1
+
+
+def test_an_earlier_csv_without_the_metrics_is_named(tree, tmp_path):
+    (tmp_path / "bad.csv").write_text("study,run\nrobustness_blur,seed=0__psf_sigma_px=1\n")
+    with pytest.raises(StudyError, match=r"bad\.csv: missing column\(s\) abs_spearman"):
+        robustness.collect(robustness.robustness_studies(CONFIG), tree, earlier=[tmp_path / "bad.csv"])
+    with pytest.raises(SystemExit):
+        cli.main(["--config", str(tree / "config.yaml"), "--root", str(tree), "--earlier", str(tmp_path / "nope.csv")])

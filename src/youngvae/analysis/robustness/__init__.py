@@ -8,6 +8,11 @@ value by value (``snakemake results/studies/<study>/<run>/encode/metrics.json``)
 as it grows. Listed values without a finished run stay on the axis, empty, and the table says
 how many seeds each value has.
 
+Runs finished on another machine (an earlier session's, whose results/ is gone) come in as
+rows of the one-row-per-run CSV this module writes (``--earlier``; the repository keeps the
+paper-scale one beside its figure, docs/figures/robustness_paper_scale_runs.csv), each with the
+``source`` of its numbers; a run whose metrics file exists under ``root`` replaces its row.
+
 The ideal baseline (no effect) is given as ``encode/metrics.json`` files of runs on the ideal
 store with the same recipe (the default run and the ``recipe_seeds`` study).
 
@@ -107,25 +112,60 @@ def _metrics_row(metrics: Mapping, **labels) -> dict:
     return row
 
 
-def collect(studies: Mapping[str, Sequence[Run]], root: str | os.PathLike = ".") -> pd.DataFrame:
-    """One row per FINISHED run (its encode/metrics.json exists under ``root``): study, effect
-    key, value, its position in the study's list, seed, and :data:`METRICS`."""
+#: The columns of the one-row-per-run table (and of the CSV it is written to).
+COLUMNS = ["study", "effect", "value", "order", "seed", "run", *METRICS, "collapsed", "source"]
+
+
+def _earlier_rows(paths: Sequence[str | os.PathLike], runs_by_name: Mapping) -> list[dict]:
+    """Rows of earlier one-row-per-run CSVs (this module's own format) for runs of the current
+    studies; a row of a study or run the config no longer lists is left out."""
+    rows = []
+    for path in paths:
+        frame = pd.read_csv(path, dtype={"value": str, "run": str, "study": str})
+        missing = [c for c in ("study", "run", *METRICS) if c not in frame.columns]
+        if missing:
+            raise StudyError(f"earlier runs file {path}: missing column(s) {', '.join(missing)}")
+        for record in frame.to_dict("records"):
+            if (record["study"], record["run"]) not in runs_by_name:
+                continue
+            source = record.get("source")
+            source = source if isinstance(source, str) and source else str(path)
+            metrics = {m: record[m] for m in METRICS} | {"collapsed": bool(record.get("collapsed", False))}
+            rows.append((record["study"], record["run"], metrics, source))
+    return rows
+
+
+def collect(studies: Mapping[str, Sequence[Run]], root: str | os.PathLike = ".",
+            earlier: Sequence[str | os.PathLike] = ()) -> pd.DataFrame:
+    """One row per FINISHED run: study, effect key, value, its position in the study's list,
+    seed, :data:`METRICS` and where the numbers come from (``source``).
+
+    A run is finished where its encode/metrics.json exists under ``root``, or where a row of an
+    ``earlier`` CSV (written by :func:`write_curves`, e.g. by an earlier session on another
+    machine, kept in the repository) has it; the metrics file wins over an earlier row."""
+    by_name = {(study, run.name): run for study, runs in studies.items() for run in runs}
+    found = {}
+    for study, run, metrics, source in _earlier_rows(earlier, by_name):
+        found[(study, run)] = (metrics, source)
+    for study, runs in studies.items():
+        for run in runs:
+            rel = Path("results") / "studies" / study / run.name / "encode" / "metrics.json"
+            if (Path(root) / rel).is_file():
+                found[(study, run.name)] = (json.loads((Path(root) / rel).read_text()), str(rel))
     rows = []
     for study, runs in studies.items():
         key = effect_key(study, runs)
         order = {format_value(v): i for i, v in enumerate(listed_values(study, runs))}
         for run in runs:
-            path = Path(root) / "results" / "studies" / study / run.name / "encode" / "metrics.json"
-            if not path.is_file():
+            if (study, run.name) not in found:
                 continue
+            metrics, source = found[(study, run.name)]
             overrides = dict(run.overrides)
             seed = next((v for k, v in overrides.items() if k.endswith(".seed")), None)
-            rows.append(_metrics_row(json.loads(path.read_text()), study=study, effect=key,
-                                     value=format_value(overrides[key]),
+            rows.append(_metrics_row(metrics, study=study, effect=key, value=format_value(overrides[key]),
                                      order=order[format_value(overrides[key])], seed=seed,
-                                     run=run.name))
-    columns = ["study", "effect", "value", "order", "seed", "run", *METRICS, "collapsed"]
-    return pd.DataFrame(rows, columns=columns)
+                                     run=run.name) | {"source": source})
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def baseline(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
@@ -266,12 +306,13 @@ def markdown(table: pd.DataFrame, ideal: pd.DataFrame, per_value: pd.DataFrame) 
 def write_curves(studies: Mapping[str, Sequence[Run]], baseline_paths: Sequence[str | os.PathLike],
                  root: str | os.PathLike = ".", figure: str | os.PathLike | None = None,
                  csv: str | os.PathLike | None = None, markdown_path: str | os.PathLike | None = None,
-                 level: float = RHO_LEVEL, label: str = "") -> str:
-    """Collect the finished runs under ``root``; write the figure, the one-row-per-run CSV and
+                 level: float = RHO_LEVEL, label: str = "",
+                 earlier: Sequence[str | os.PathLike] = ()) -> str:
+    """Collect the finished runs under ``root`` (and in the ``earlier`` CSVs: :func:`collect`); write the figure, the one-row-per-run CSV and
     the markdown (table, then one line per study on where |ρ| crosses ``level``) where a path
     is given; return the markdown. ``label``: a first line for the figure's title (e.g. the
     recipe the runs were trained with)."""
-    table = collect(studies, root)
+    table = collect(studies, root, earlier)
     ideal = baseline(baseline_paths)
     per_value = medians(table, studies, level)
     ideal_rho = float(ideal["abs_spearman"].median()) if len(ideal) else None
@@ -279,7 +320,7 @@ def write_curves(studies: Mapping[str, Sequence[Run]], baseline_paths: Sequence[
                            for study, text in thresholds(per_value, level, ideal_rho).items())
     text = f"{markdown(table, ideal, per_value)}\n\n{crossings}\n"
     if csv:
-        table.to_csv(csv, index=False, float_format="%.6g")
+        table.to_csv(csv, index=False, float_format="%.10g")  # kept across sessions: |ρ| near 1
     if figure:
         plot_curves(table, ideal, studies, figure, level, label=label)
     if markdown_path:

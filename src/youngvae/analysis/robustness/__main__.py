@@ -33,17 +33,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--root", default=".", help="the workflow directory holding results/")
     parser.add_argument("--baseline", nargs="*", default=[],
                         help="encode/metrics.json of ideal runs with the same recipe")
+    parser.add_argument("--earlier", nargs="*", default=[],
+                        help="one-row-per-run CSVs of earlier runs (this command's --csv, e.g. kept in "
+                             "docs/figures/): their runs count as finished unless results/ has them")
     parser.add_argument("--figure", help="write the curves to this PNG")
     parser.add_argument("--csv", help="write one row per finished run to this CSV")
     parser.add_argument("--level", type=float, default=RHO_LEVEL, help="the |ρ| level (0.99)")
     parser.add_argument("--label", default="", help="a first line for the figure's title (e.g. the recipe)")
     args = parser.parse_args(argv)
 
-    for p in args.baseline:
-        if not Path(p).is_file():
-            parser.error(f"--baseline: no file {p}")
+    for option, paths in (("--baseline", args.baseline), ("--earlier", args.earlier)):
+        for p in paths:
+            if not Path(p).is_file():
+                parser.error(f"{option}: no file {p}")
     text = write_curves(robustness_studies(load_configs(args.config), args.studies), args.baseline, root=args.root,
-                        figure=args.figure, csv=args.csv, level=args.level, label=args.label)
+                        figure=args.figure, csv=args.csv, level=args.level, label=args.label,
+                        earlier=args.earlier)
     print(text, end="")
     if args.figure:
         print(f"figure: {args.figure}")
