@@ -1,9 +1,31 @@
-"""The one thread setup of the ML frameworks (TensorFlow, PyTorch) for a job or a benchmark worker.
+"""The one thread setup of the ML frameworks (TensorFlow, PyTorch) for a job or a benchmark
+worker, and the CPU's feature flags (which kernels a layer may prefer).
 
 Lowest layer beside :mod:`youngvae.runtime`; imports the framework only when called.
 """
 
 from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+@functools.lru_cache(maxsize=1)
+def has_amx_bf16() -> bool:
+    """Whether this CPU has AMX tiles for bfloat16 (``amx_tile`` and ``amx_bf16``)."""
+    return {"amx_tile", "amx_bf16"} <= cpu_flags()
 
 
 def configure_threads(intra: int, inter: int | None = None, backend: str = "tensorflow") -> None:

@@ -27,6 +27,8 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from youngvae.threads import cpu_flags
+
 __all__ = ["KERNELS", "cpu_flags", "available_kernels", "build", "run_kernel", "measure", "peak_for",
            "ceiling_for", "check_fraction", "epoch_floor_s"]
 
@@ -48,18 +50,6 @@ UNITS_FOR = {
 
 class IsaPeakUnavailable(RuntimeError):
     """No measurement possible here (no compiler, not x86-64, build failed)."""
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
 
 
 def available_kernels(flags: set[str] | None = None) -> list[str]:

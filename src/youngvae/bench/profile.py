@@ -11,9 +11,10 @@ from youngvae.bench.flops import layer_flops
 from youngvae.bench.worker import bench_images, make_steps
 
 
-def _step_fn(trainer: str, precision: str, image_size: int, batch: int, xla: bool = False):
+def _step_fn(trainer: str, precision: str, image_size: int, batch: int, xla: bool = False,
+             train: dict | None = None):
     """A zero-argument callable running one train step of the given trainer (TensorFlow)."""
-    _, train_one, _ = make_steps(trainer, precision, bench_images(batch, image_size), batch, xla)
+    _, train_one, _ = make_steps(trainer, precision, bench_images(batch, image_size), batch, xla, train)
     return lambda: train_one(0)
 
 
@@ -21,12 +22,14 @@ def ab_compare(variants: dict, image_size: int = 256, batch: int = 32, rounds: i
                warmup: int = 2) -> dict:
     """Interleaved A/B/... steps in ONE process (same threads, same moment's machine load).
 
-    ``variants``: name -> (trainer, precision). Each round runs one step of every variant, in a
+    ``variants``: name -> (trainer, precision) or (trainer, precision, TrainConfig settings of
+    the youngvae trainer). Each round runs one step of every variant, in a
     rotating order, so a load that comes and goes hits all of them alike. Returns per variant the
     step times, median, min and the ratio of medians against the first variant (the baseline),
     plus the median of the per-round ratios (robust to slow load changes).
     """
-    fns = {name: _step_fn(tr, prec, image_size, batch) for name, (tr, prec) in variants.items()}
+    fns = {name: _step_fn(v[0], v[1], image_size, batch, train=v[2] if len(v) > 2 else None)
+           for name, v in variants.items()}
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -56,6 +59,8 @@ AB_VARIANTS = {
     "plain Keras float32": ("keras", "float32"),
     "plain Keras mixed_bfloat16": ("keras", "mixed_bfloat16"),
     "youngvae train, mixed_bfloat16": ("youngvae", "mixed_bfloat16"),
+    "youngvae train, mixed_bfloat16, output_conv compute": ("youngvae", "mixed_bfloat16",
+                                                            {"output_conv": "compute"}),
 }
 
 

@@ -52,11 +52,14 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def make_steps(trainer: str, precision: str, x: np.ndarray, batch: int, xla: bool = False):
+def make_steps(trainer: str, precision: str, x: np.ndarray, batch: int, xla: bool = False,
+               train: dict | None = None):
     """(vae, train_one(i), val_one(i)): one train / validation step on the i-th batch of ``x``.
 
-    ``trainer`` 'youngvae' = :class:`youngvae.vae.training.Trainer` (the ``train`` rule's path);
-    'keras' = plain Keras ``train_on_batch`` on the stock-layer model (the baseline).
+    ``trainer`` 'youngvae' = :class:`youngvae.vae.training.Trainer` (the ``train`` rule's path),
+    with the :class:`~youngvae.vae.training.TrainConfig` settings ``train`` on top (e.g.
+    ``{"output_conv": "compute"}``); 'keras' = plain Keras ``train_on_batch`` on the stock-layer
+    model (the baseline).
     """
     import keras
 
@@ -66,7 +69,8 @@ def make_steps(trainer: str, precision: str, x: np.ndarray, batch: int, xla: boo
     image_size = x.shape[1]
     n_batches = max(1, len(x) // batch)
     if trainer == "youngvae":
-        t = Trainer(image_size, TrainConfig(batch_size=batch, precision=precision), len(x), jit_compile=xla)
+        cfg = TrainConfig(batch_size=batch, precision=precision, **(train or {}))
+        t = Trainer(image_size, cfg, len(x), jit_compile=xla)
         data, idx = t.to_device(x), np.arange(len(x))
 
         def train_one(i):
@@ -76,6 +80,8 @@ def make_steps(trainer: str, precision: str, x: np.ndarray, batch: int, xla: boo
             t.evaluate(data, idx[(i % n_batches) * batch :][:batch])
 
         return t.vae, train_one, val_one
+    if train:
+        raise ValueError(f"train settings {train} apply to the youngvae trainer, not to plain Keras")
     vae = build_vae(image_size, 1, precision=precision, plain_keras=True)
     vae.compile(optimizer=keras.optimizers.RMSprop(1e-3), jit_compile=xla)
     batches = [x[i * batch : (i + 1) * batch] for i in range(n_batches)]

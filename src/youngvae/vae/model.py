@@ -46,6 +46,8 @@ import numpy as np  # noqa: E402
 import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
+from youngvae.threads import has_amx_bf16  # noqa: E402
+
 __all__ = [
     "GaussianBlur",
     "Sampling",
@@ -54,6 +56,7 @@ __all__ = [
     "build_encoder",
     "build_decoder",
     "build_vae",
+    "OUTPUT_CONVS",
     "save_vae",
     "load_vae",
     "load_encoder",
@@ -147,11 +150,20 @@ class OneFilterConv2D(layers.Conv2D):
     input channels: the same function of the same weights (kernel (kh, kw, c_in, 1), bias (1,)),
     only the summation order differs (float round-off). oneDNN's direct convolution with a
     single output channel is badly vectorised on CPU; the depthwise form ran the decoder's
-    32→1 output layer (forward + backward, batch 32, 256²) about 2× faster here.
+    32→1 output layer (forward + backward, batch 32, 256²) about 2× faster here. In bfloat16 on
+    a CPU with AMX tiles it computes the stock convolution instead (:meth:`use_depthwise`).
     """
 
+    @staticmethod
+    def use_depthwise(dtype) -> bool:
+        """The depthwise form, except for bfloat16 on a CPU with AMX tiles, where oneDNN's stock
+        convolution runs on the tiles and was faster (2026-12-02, batch 32, 256², bf16: 89 against
+        134 ms forward + backward); float32 takes the depthwise form everywhere (measured faster
+        on the AMX machine too, where float32 has no tiles)."""
+        return not (keras.backend.standardize_dtype(dtype) == "bfloat16" and has_amx_bf16())
+
     def convolution_op(self, inputs, kernel):
-        if self.filters != 1 or self.groups != 1:
+        if self.filters != 1 or self.groups != 1 or not self.use_depthwise(inputs.dtype):
             return super().convolution_op(inputs, kernel)
         y = ops.depthwise_conv(
             inputs,
@@ -189,14 +201,25 @@ def build_encoder(image_size: int, latent_dim: int = 1, blur_px: float = 0.0,
     return keras.Model(inputs, [z_mean, z_log_var], name="encoder")
 
 
-def build_decoder(image_size: int, latent_dim: int = 1, *, plain_keras: bool = False) -> keras.Model:
+OUTPUT_CONVS = ("float32", "compute")
+
+
+def build_decoder(image_size: int, latent_dim: int = 1, *, plain_keras: bool = False,
+                  output_conv: str = "float32") -> keras.Model:
     """Decoder: z [latent_dim] → image [H, W, 1] in (0, 1), float32.
 
     ``plain_keras=True`` builds the output layer as a stock ``Conv2D`` (the benchmark's
-    baseline) instead of the equivalent, faster :class:`OneFilterConv2D`.
+    baseline) instead of the equivalent, faster :class:`OneFilterConv2D`. ``output_conv``:
+    'float32' runs the output convolution and its sigmoid in float32 (the 32-channel input cast
+    up); 'compute' runs the convolution in the policy's compute dtype (bfloat16 under
+    mixed_bfloat16: on the AMX tiles where the CPU has them) and only the sigmoid, in a weightless
+    ``Activation`` layer, in float32. The same weights either way; under a float32 policy the
+    same function.
     """
     size = _check_image_size(image_size)
     latent_dim = _check_latent_dim(latent_dim)
+    if output_conv not in OUTPUT_CONVS:
+        raise ValueError(f"output_conv must be one of {OUTPUT_CONVS}, got {output_conv!r}")
     half = size // 2
     inputs = keras.Input(shape=(latent_dim,), name="z")
     x = layers.Dense(half * half * 64, activation="relu", name="dense")(inputs)
@@ -205,9 +228,13 @@ def build_decoder(image_size: int, latent_dim: int = 1, *, plain_keras: bool = F
         32, 3, strides=2, padding="same", activation="relu", name="deconv"
     )(x)
     output_layer = layers.Conv2D if plain_keras else OneFilterConv2D
-    outputs = output_layer(
-        1, 3, padding="same", activation="sigmoid", dtype="float32", name="image"
-    )(x)
+    if output_conv == "compute":
+        x = output_layer(1, 3, padding="same", name="image")(x)
+        outputs = layers.Activation("sigmoid", dtype="float32", name="sigmoid")(x)
+    else:
+        outputs = output_layer(
+            1, 3, padding="same", activation="sigmoid", dtype="float32", name="image"
+        )(x)
     return keras.Model(inputs, outputs, name="decoder")
 
 
@@ -419,13 +446,14 @@ def build_vae(
     encoder_blur_px: float = 0.0,
     target_blur_px: float = 0.0,
     blur_renormalize: bool = False,
+    output_conv: str = "float32",
 ) -> VAE:
     """The paper's VAE for square images of side ``image_size`` (even) and ``latent_dim``.
 
     ``precision`` (a Keras dtype policy: 'float32', 'mixed_bfloat16', 'mixed_float16') is
     applied while the layers are built and the previous global policy restored afterwards; None
-    builds with the current global policy. The returned model is built (all weights exist) but
-    not compiled.
+    builds with the current global policy. ``output_conv``: see :func:`build_decoder`. The
+    returned model is built (all weights exist) but not compiled.
     """
     _check_image_size(image_size)
     _check_latent_dim(latent_dim)
@@ -435,7 +463,7 @@ def build_vae(
     try:
         vae = VAE(
             build_encoder(image_size, latent_dim, blur_px=encoder_blur_px, blur_renormalize=blur_renormalize),
-            build_decoder(image_size, latent_dim, plain_keras=plain_keras),
+            build_decoder(image_size, latent_dim, plain_keras=plain_keras, output_conv=output_conv),
             beta=beta,
             seed=seed,
             target_blur_px=target_blur_px,

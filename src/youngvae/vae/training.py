@@ -25,7 +25,7 @@ import pandas as pd
 
 from youngvae.vae import batches, checkpoint
 from youngvae.vae.gradients import accurate_bias_gradients
-from youngvae.vae.model import VAE, build_vae
+from youngvae.vae.model import OUTPUT_CONVS, VAE, build_vae
 
 __all__ = ["TrainConfig", "Trainer", "train_vae", "HISTORY_COLUMNS"]
 
@@ -83,6 +83,10 @@ class TrainConfig:
     #: store's per-image normalization does after a detector blur (False: the blurred images'
     #: peak varies with λ).
     blur_renormalize: bool = False
+    #: The decoder's output convolution in "float32" (its 32-channel input cast up; every run up
+    #: to 2026-12-02) or in the "compute" dtype (bfloat16 under mixed_bfloat16), the sigmoid and
+    #: the loss in float32 either way (model.build_decoder; docs/performance.md).
+    output_conv: str = "float32"
 
     def __post_init__(self):
         for name in ("warmup_fraction", "kl_warmup_fraction"):
@@ -116,6 +120,8 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if not isinstance(self.blur_renormalize, (bool, np.bool_)):
             raise ValueError(f"blur_renormalize must be true or false, got {self.blur_renormalize!r}")
+        if self.output_conv not in OUTPUT_CONVS:
+            raise ValueError(f"output_conv must be one of {OUTPUT_CONVS}, got {self.output_conv!r}")
         if self.optimizer not in _OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
         if self.precision not in _PRECISIONS:
@@ -232,7 +238,7 @@ class Trainer:
         self.vae = build_vae(
             image_size, cfg.latent_dim, beta=cfg.beta, seed=cfg.seed, precision=cfg.precision,
             encoder_blur_px=cfg.encoder_blur_px, target_blur_px=cfg.target_blur_px,
-            blur_renormalize=cfg.blur_renormalize,
+            blur_renormalize=cfg.blur_renormalize, output_conv=cfg.output_conv,
         )
         self.vae.compile(optimizer=_make_optimizer(cfg, self.total_steps), jit_compile=jit_compile)
         self.vae.optimizer.build(self.vae.trainable_variables)

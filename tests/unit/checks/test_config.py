@@ -81,6 +81,7 @@ BAD_VALUES = [
     ("train.target_blur_px", -1, "target_blur_px"),
     ("train.target_blur_px", 64, "target_blur_px"),
     ("train.blur_renormalize", "yes", "blur_renormalize"),
+    ("train.output_conv", "bfloat16", "output_conv"),
     ("train.warmup_steps", 200, "warmup_steps"),
     ("train.latent_dim", 0, "latent_dim"),
     ("train.batch_size", 4096, "batch_size"),

@@ -351,3 +351,60 @@ def test_a_blurred_saturated_region_stays_a_valid_target():
     assert targets.max() <= 1.0 and targets.min() >= 0.0
     assert np.isfinite(target_entropy(targets)).all()
     assert build_vae(16, 1, target_blur_px=np.int64(1)).target_blur_px == 1.0  # numpy integers are numbers
+
+
+def _same_weights(a, b):
+    b.set_weights([np.random.default_rng(3).normal(0, 0.05, w.shape).astype("float32") for w in b.get_weights()])
+    a.set_weights(b.get_weights())
+
+
+def test_output_conv_compute_runs_the_convolution_in_bf16_and_only_the_sigmoid_in_float32(tmp_path):
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        fast, stock = build_decoder(16, 1, output_conv="compute"), build_decoder(16, 1)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    assert fast.count_params() == stock.count_params()
+    assert fast.get_layer("image").compute_dtype == "bfloat16"
+    assert stock.get_layer("image").compute_dtype == "float32"
+    assert fast.get_layer("sigmoid").compute_dtype == "float32" and not fast.get_layer("sigmoid").weights
+    _same_weights(fast, stock)
+    z = np.linspace(-2, 2, 5, dtype="float32")[:, None]
+    out, ref = np.asarray(fast(z)), np.asarray(stock(z))
+    assert out.dtype == "float32" and np.all((out > 0) & (out < 1))
+    # the same function up to the bf16 rounding of the convolution's output (logits |x| < 2 here)
+    np.testing.assert_allclose(out, ref, atol=2e-2)
+    vae = build_vae(16, 1, precision="mixed_bfloat16", output_conv="compute")
+    save_vae(vae, tmp_path / "vae.keras")
+    again = load_vae(tmp_path / "vae.keras")
+    assert again.decoder.get_layer("image").compute_dtype == "bfloat16"
+    np.testing.assert_array_equal(np.asarray(again.decoder(z)), np.asarray(vae.decoder(z)))
+
+
+def test_output_conv_compute_is_the_same_function_under_a_float32_policy():
+    fast, stock = build_decoder(16, 1, output_conv="compute"), build_decoder(16, 1)
+    _same_weights(fast, stock)
+    z = np.linspace(-2, 2, 5, dtype="float32")[:, None]
+    np.testing.assert_allclose(np.asarray(fast(z)), np.asarray(stock(z)), rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="output_conv"):
+        build_decoder(16, 1, output_conv="bfloat16")
+
+
+def test_one_filter_conv_takes_the_stock_convolution_for_bf16_on_amx_only(monkeypatch):
+    from youngvae.vae import model
+
+    for amx, dtype, depthwise in [(True, "bfloat16", False), (True, "float32", True),
+                                  (False, "bfloat16", True), (False, "float32", True)]:
+        monkeypatch.setattr(model, "has_amx_bf16", lambda amx=amx: amx)
+        assert model.OneFilterConv2D.use_depthwise(dtype) is depthwise, (amx, dtype)
+    # both forms in bf16: the same function within bf16 round-off
+    x = np.random.default_rng(0).uniform(size=(2, 12, 12, 32)).astype("float32")
+    out = {}
+    for amx in (True, False):
+        monkeypatch.setattr(model, "has_amx_bf16", lambda amx=amx: amx)
+        layer = model.OneFilterConv2D(1, 3, padding="same", dtype="mixed_bfloat16")
+        layer.build(x.shape)
+        layer.set_weights([np.full((3, 3, 32, 1), 0.01, "float32"), np.zeros(1, "float32")])
+        out[amx] = np.asarray(keras.ops.cast(layer(x), "float32"))
+    np.testing.assert_allclose(out[True], out[False], rtol=2e-2)

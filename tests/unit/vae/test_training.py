@@ -50,7 +50,7 @@ def test_config_from_dict_names_an_unknown_key():
     "field, value",
     [("epochs", 0), ("latent_dim", 0), ("batch_size", 0), ("epochs", 1.5), ("beta", -1.0),
      ("learning_rate", 0.0), ("precision", "float16"), ("optimizer", "lbfgs"), ("seed", -1),
-     ("blur_renormalize", "yes")],
+     ("blur_renormalize", "yes"), ("output_conv", "bfloat16")],
 )
 def test_config_rejects_bad_values_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):
