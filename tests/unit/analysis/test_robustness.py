@@ -234,6 +234,8 @@ def test_earlier_runs_from_a_kept_csv_count_unless_results_has_them(tree, tmp_pa
     added = merged[merged["run"] == "photons_per_pattern=100000__seed=1"]
     assert len(merged) == len(kept) + 1 and added["abs_spearman"].item() == 0.25
     assert added["source"].item() == "typed from the docs" and added["order"].item() == 1
+    labelled = robustness.collect(studies, tree, source="session 10, AMX")
+    assert labelled["source"].str.startswith("session 10, AMX: results/studies/").all()
 
 
 def test_an_earlier_csv_without_the_metrics_is_named(tree, tmp_path):

@@ -136,13 +136,15 @@ def _earlier_rows(paths: Sequence[str | os.PathLike], runs_by_name: Mapping) -> 
 
 
 def collect(studies: Mapping[str, Sequence[Run]], root: str | os.PathLike = ".",
-            earlier: Sequence[str | os.PathLike] = ()) -> pd.DataFrame:
+            earlier: Sequence[str | os.PathLike] = (), source: str = "") -> pd.DataFrame:
     """One row per FINISHED run: study, effect key, value, its position in the study's list,
     seed, :data:`METRICS` and where the numbers come from (``source``).
 
     A run is finished where its encode/metrics.json exists under ``root``, or where a row of an
     ``earlier`` CSV (written by :func:`write_curves`, e.g. by an earlier session on another
-    machine, kept in the repository) has it; the metrics file wins over an earlier row."""
+    machine, kept in the repository) has it; the metrics file wins over an earlier row. The
+    ``source`` of a metrics file's row is its path under ``root``, after ``source`` + ': ' where
+    given (e.g. the session and machine, for a CSV that is kept)."""
     by_name = {(study, run.name): run for study, runs in studies.items() for run in runs}
     found = {}
     for study, run, metrics, source in _earlier_rows(earlier, by_name):
@@ -151,7 +153,8 @@ def collect(studies: Mapping[str, Sequence[Run]], root: str | os.PathLike = ".",
         for run in runs:
             rel = Path("results") / "studies" / study / run.name / "encode" / "metrics.json"
             if (Path(root) / rel).is_file():
-                found[(study, run.name)] = (json.loads((Path(root) / rel).read_text()), str(rel))
+                found[(study, run.name)] = (json.loads((Path(root) / rel).read_text()),
+                                            f"{source}: {rel}" if source else str(rel))
     rows = []
     for study, runs in studies.items():
         key = effect_key(study, runs)
@@ -307,12 +310,12 @@ def write_curves(studies: Mapping[str, Sequence[Run]], baseline_paths: Sequence[
                  root: str | os.PathLike = ".", figure: str | os.PathLike | None = None,
                  csv: str | os.PathLike | None = None, markdown_path: str | os.PathLike | None = None,
                  level: float = RHO_LEVEL, label: str = "",
-                 earlier: Sequence[str | os.PathLike] = ()) -> str:
+                 earlier: Sequence[str | os.PathLike] = (), source: str = "") -> str:
     """Collect the finished runs under ``root`` (and in the ``earlier`` CSVs: :func:`collect`); write the figure, the one-row-per-run CSV and
     the markdown (table, then one line per study on where |ρ| crosses ``level``) where a path
     is given; return the markdown. ``label``: a first line for the figure's title (e.g. the
     recipe the runs were trained with)."""
-    table = collect(studies, root, earlier)
+    table = collect(studies, root, earlier, source)
     ideal = baseline(baseline_paths)
     per_value = medians(table, studies, level)
     ideal_rho = float(ideal["abs_spearman"].median()) if len(ideal) else None

@@ -36,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--earlier", nargs="*", default=[],
                         help="one-row-per-run CSVs of earlier runs (this command's --csv, e.g. kept in "
                              "docs/figures/): their runs count as finished unless results/ has them")
+    parser.add_argument("--source", default="",
+                        help="where this root's runs were made (e.g. the session and machine), "
+                             "written before their path in the CSV's source column")
     parser.add_argument("--figure", help="write the curves to this PNG")
     parser.add_argument("--csv", help="write one row per finished run to this CSV")
     parser.add_argument("--level", type=float, default=RHO_LEVEL, help="the |ρ| level (0.99)")
@@ -48,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 parser.error(f"{option}: no file {p}")
     text = write_curves(robustness_studies(load_configs(args.config), args.studies), args.baseline, root=args.root,
                         figure=args.figure, csv=args.csv, level=args.level, label=args.label,
-                        earlier=args.earlier)
+                        earlier=args.earlier, source=args.source)
     print(text, end="")
     if args.figure:
         print(f"figure: {args.figure}")
