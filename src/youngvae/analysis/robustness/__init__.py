@@ -147,8 +147,8 @@ def collect(studies: Mapping[str, Sequence[Run]], root: str | os.PathLike = ".",
     given (e.g. the session and machine, for a CSV that is kept)."""
     by_name = {(study, run.name): run for study, runs in studies.items() for run in runs}
     found = {}
-    for study, run, metrics, source in _earlier_rows(earlier, by_name):
-        found[(study, run)] = (metrics, source)
+    for study, run, metrics, where in _earlier_rows(earlier, by_name):
+        found[(study, run)] = (metrics, where)
     for study, runs in studies.items():
         for run in runs:
             rel = Path("results") / "studies" / study / run.name / "encode" / "metrics.json"
@@ -162,12 +162,12 @@ def collect(studies: Mapping[str, Sequence[Run]], root: str | os.PathLike = ".",
         for run in runs:
             if (study, run.name) not in found:
                 continue
-            metrics, source = found[(study, run.name)]
+            metrics, where = found[(study, run.name)]
             overrides = dict(run.overrides)
             seed = next((v for k, v in overrides.items() if k.endswith(".seed")), None)
             rows.append(_metrics_row(metrics, study=study, effect=key, value=format_value(overrides[key]),
                                      order=order[format_value(overrides[key])], seed=seed,
-                                     run=run.name) | {"source": source})
+                                     run=run.name) | {"source": where})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
