@@ -203,6 +203,8 @@ def test_the_recipe_label_names_the_blur_and_its_renormalization():
     assert recipe_label(current) == ("recipe: 2 px blur of the input and target, renormalized; "
                                      "mixed_bfloat16; batch 16; 10 epochs; sampling loss")
     assert "not renormalized" in recipe_label({**current, "blur_renormalize": False})
+    assert recipe_label({**current, "output_conv": "float32"}) == recipe_label(current)
+    assert recipe_label({**current, "output_conv": "compute"}).endswith("; output conv compute")
     assert recipe_label({**current, "encoder_blur_px": 0, "target_blur_px": 0}).startswith(
         "recipe: no blur (the paper's VAE);")
     assert "input blur 0 px, target blur 2 px" in recipe_label({**current, "encoder_blur_px": 0})

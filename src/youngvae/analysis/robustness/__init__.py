@@ -61,6 +61,8 @@ def recipe_label(train: Mapping) -> str:
         blur += ", renormalized" if train.get("blur_renormalize", False) else ", not renormalized"
     parts = [f"recipe: {blur}", str(train.get("precision", "?")), f"batch {train.get('batch_size', '?')}",
              f"{train.get('epochs', '?')} epochs", f"sampling {train.get('sampling', '?')}"]
+    if train.get("output_conv", "float32") != "float32":
+        parts.append(f"output conv {train['output_conv']}")
     return "; ".join(parts)
 
 
@@ -116,9 +118,9 @@ def _metrics_row(metrics: Mapping, **labels) -> dict:
 COLUMNS = ["study", "effect", "value", "order", "seed", "run", *METRICS, "collapsed", "source"]
 
 
-def _earlier_rows(paths: Sequence[str | os.PathLike], runs_by_name: Mapping) -> list[dict]:
-    """Rows of earlier one-row-per-run CSVs (this module's own format) for runs of the current
-    studies; a row of a study or run the config no longer lists is left out."""
+def _earlier_rows(paths: Sequence[str | os.PathLike], runs_by_name: Mapping) -> list[tuple]:
+    """(study, run, metrics, source) of the rows of earlier one-row-per-run CSVs (this module's
+    own format) for runs of the current studies; a run the config no longer lists is left out."""
     rows = []
     for path in paths:
         frame = pd.read_csv(path, dtype={"value": str, "run": str, "study": str})
