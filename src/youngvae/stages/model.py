@@ -21,7 +21,7 @@ from youngvae.analysis import disentangle, generated, images, latent, plots, zgr
 from youngvae.data import store
 from youngvae.data.split import split_table
 from youngvae.data.zgrid import write_zgrid
-from youngvae.physics import optics
+from youngvae.physics import floors, optics
 from youngvae.runtime import json_safe, write_json
 from youngvae.threads import configure_threads
 
@@ -101,6 +101,25 @@ def physical_factors(store_path: str | Path, wavelengths: np.ndarray, rows: np.n
     return disentangle.varied_factors({k: v[rows] for k, v in columns.items()})
 
 
+#: The nominal aperture-to-screen distance of a store (attrs) and its per-sample draw.
+DISTANCE = "distance_m"
+
+
+def distance_floor_metrics(store_path: str | Path, wavelengths: np.ndarray, split: np.ndarray) -> dict:
+    """The λz floor of a store whose distance was jittered, in nm
+    (:func:`youngvae.physics.floors.distance_floor` on its drawn distances, fitted on the
+    ``split == 'train'`` samples, scored on ``'val'``): the calibration error no model can beat
+    under that jitter alone. Empty where the distance does not vary (ideal stores, other
+    effects)."""
+    distance = store.read_sample_variable(store_path, DISTANCE)
+    if distance is None or np.ptp(distance) == 0:
+        return {}
+    nominal = float(store.read_attrs(store_path)["geometry"][DISTANCE])
+    floor = floors.distance_floor(np.asarray(wavelengths) * 1e9, distance, nominal,
+                                  np.flatnonzero(split == "train"), np.flatnonzero(split == "val"))
+    return {"distance_floor_rmse_nm": floor["rmse"], "distance_floor_max_abs_err_nm": floor["max_abs"]}
+
+
 def encode_all(encoder, images_fn, n: int, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """z_mean, z_log_var [n, k] of samples 0..n-1, read and encoded one batch at a time."""
     means, log_vars = [], []
@@ -158,6 +177,7 @@ def encode(
         val = split["split"].to_numpy() == "val"
         units = usage["active_unit_indices"] or list(range(z_mean.shape[1]))
         metrics["disentanglement"] = disentangle.disentanglement(z_mean[val], units, factors)
+    metrics |= distance_floor_metrics(store_path, wavelengths, split["split"].to_numpy())
     metrics["collapsed"] = bool(metrics["latent_collapsed"] or usage["active_units"] == 0)
     table.to_csv(latent_path, index=False, float_format="%.9g")
     write_json(metrics_path, metrics)

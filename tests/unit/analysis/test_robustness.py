@@ -246,3 +246,43 @@ def test_an_earlier_csv_without_the_metrics_is_named(tree, tmp_path):
         robustness.collect(robustness.robustness_studies(CONFIG), tree, earlier=[tmp_path / "bad.csv"])
     with pytest.raises(SystemExit):
         cli.main(["--config", str(tree / "config.yaml"), "--root", str(tree), "--earlier", str(tmp_path / "nope.csv")])
+
+
+def test_the_distance_floor_is_carried_per_run_tabled_and_drawn_on_the_error_rows(tree, tmp_path, monkeypatch):
+    config = {"studies": {"robustness_geometry": {"systematics.geometry.distance_jitter_m": [0.005, 0.02],
+                                                  "train.seed": [0, 1]}}}
+    floors = {0.005: (6.0, 20.0), 0.02: (24.0, 80.0)}
+    for (jitter, seed), rmse in {(0.005, 0): 6.5, (0.005, 1): 6.4, (0.02, 0): 24.5}.items():
+        path = tree / f"results/studies/robustness_geometry/distance_jitter_m={jitter:g}__seed={seed}/encode/metrics.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(_metrics(0.99) | {"calibration_rmse_nm": rmse,
+                                                     "distance_floor_rmse_nm": floors[jitter][0] + seed,
+                                                     "distance_floor_max_abs_err_nm": floors[jitter][1]}))
+    studies = robustness.robustness_studies(config)
+    table = robustness.collect(studies, tree)
+    assert sorted(table["distance_floor_rmse_nm"]) == [6.0, 7.0, 24.0]
+    per_value = robustness.medians(table, studies).set_index("value")
+    assert per_value.loc["0.005", "median_distance_floor_rmse_nm"] == pytest.approx(6.5)  # median of 6, 7
+    assert per_value.loc["0.02", "median_distance_floor_max_abs_err_nm"] == 80.0
+    text = robustness.markdown(table, robustness.baseline([]), per_value.reset_index())
+    assert "| 0.990000 / 0.990000 | 0.990000 | 6.50 / 6.40 | 20.0 / 20.0 | 6.50 / 20.00 |" in text
+    # a study without floors (photons) shows '–'; so does a CSV written before floors existed
+    photons = robustness.robustness_studies(CONFIG)
+    old = robustness.collect(photons, tree).drop(columns=list(robustness.FLOORS))
+    old.to_csv(tmp_path / "old.csv", index=False)
+    again = robustness.collect(photons, tmp_path / "empty", earlier=[tmp_path / "old.csv"])
+    assert again["distance_floor_rmse_nm"].isna().all()
+    rows = robustness.markdown(again, robustness.baseline([]), robustness.medians(again, photons)).splitlines()[2:]
+    assert len(rows) == 5 and all(row.endswith("| – |") for row in rows)  # photons ×3, blur ×2
+    # the figure: a red bar at each value with a floor, on the RMSE and max rows only
+    drawn = []
+
+    def keep(fig, path):
+        drawn.extend((ax.get_ylabel() or ax.get_title(), [c.get_label() for c in ax.collections])
+                     for ax in fig.get_axes())
+        return path
+
+    monkeypatch.setattr(robustness, "save_figure", keep)
+    robustness.plot_curves(table, robustness.baseline([]), studies, tmp_path / "f.png")
+    with_floor = [name for name, labels in drawn if "λz floor (no model can beat it)" in labels]
+    assert with_floor == [robustness.METRICS["calibration_rmse_nm"], robustness.METRICS["calibration_max_abs_err_nm"]]

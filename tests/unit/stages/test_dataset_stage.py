@@ -43,8 +43,8 @@ def test_draws_do_not_depend_on_the_chunking():
     assert np.all(drawn["recorded_wavelength_m"] != LAM) and np.all(drawn["aperture_separation_m"] == 1.2e-3)
 
 
-@pytest.mark.parametrize("section", [None, NOISY])
-def test_a_store_records_its_systematics_and_every_drawn_nuisance(tmp_path, section):
+def build_store(tmp_path, section):
+    """The 6-sample store of DATASET with the systematics ``section``, both chunks written."""
     path = tmp_path / "d.zarr"
     simulation = SIMULATION if section is None else {**SIMULATION, "systematics": section}
     dataset.init_store(dataset=DATASET, geometry=GEOMETRY, simulation=simulation, path=path)
@@ -53,6 +53,12 @@ def test_a_store_records_its_systematics_and_every_drawn_nuisance(tmp_path, sect
         dataset.simulate_chunk(store_path=path, chunk_index=chunk, chunk_size=3,
                                wavelengths_m=plan.chunk_wavelengths_m(chunk), geometry=GEOMETRY,
                                simulation=SIMULATION, marker_path=tmp_path / f"{chunk}.json", log=lambda m: None)
+    return path, plan
+
+
+@pytest.mark.parametrize("section", [None, NOISY])
+def test_a_store_records_its_systematics_and_every_drawn_nuisance(tmp_path, section):
+    path, plan = build_store(tmp_path, section)
     attrs = store.read_attrs(path)
     assert Systematics.from_config(attrs["systematics"]) == Systematics.from_config(section)
     assert "systematics" not in attrs["simulation"]
@@ -67,3 +73,23 @@ def test_a_store_records_its_systematics_and_every_drawn_nuisance(tmp_path, sect
         distance = store.read_sample_variable(path, "distance_m")
         assert np.all(np.isfinite(distance)) and len(set(distance)) == 6
         assert store.check_store(path, plan.all_wavelengths_m()).ok
+
+
+@pytest.mark.parametrize("section", [None, {"detector": {"photons_per_pattern": 1.0e5}}, NOISY])
+def test_encode_reports_the_lambda_z_floor_of_a_store_with_a_distance_jitter(tmp_path, section):
+    from youngvae.physics.floors import distance_floor
+    from youngvae.stages.model import distance_floor_metrics
+
+    path, _ = build_store(tmp_path, section)
+    true = store.read_wavelengths(path)
+    split = np.array(["train", "val", "train", "val", "train", "val"])
+    floor = distance_floor_metrics(path, true, split)
+    if section is not NOISY:  # no distance jitter (ideal, or another effect): no floor
+        assert floor == {}
+        return
+    # in nm, against the store's drawn distances and its nominal 0.5 m, fitted on the train rows
+    distance = store.read_sample_variable(path, "distance_m")
+    direct = distance_floor(true * 1e9, distance, 0.5, np.array([0, 2, 4]), np.array([1, 3, 5]))
+    assert floor == {"distance_floor_rmse_nm": direct["rmse"], "distance_floor_max_abs_err_nm": direct["max_abs"]}
+    # a 5 mm jitter (1 %) of 450-900 nm: errors of a few nm, not metres or zero
+    assert 0.5 < floor["distance_floor_rmse_nm"] <= floor["distance_floor_max_abs_err_nm"] < 50

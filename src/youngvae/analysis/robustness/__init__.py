@@ -45,6 +45,10 @@ METRICS = {
     "calibration_max_abs_err_nm": "calibration max |error| [nm]",
 }
 LOG_METRICS = ("calibration_rmse_nm", "calibration_max_abs_err_nm")  # drawn on a log axis
+#: The floors no model can beat that encode reports where the store has them (a distance
+#: jitter: :func:`youngvae.stages.model.distance_floor_metrics`), each with the metric it bounds.
+FLOORS = {"distance_floor_rmse_nm": "calibration_rmse_nm",
+          "distance_floor_max_abs_err_nm": "calibration_max_abs_err_nm"}
 NONE = "none"  # the x label of the ideal baseline
 
 
@@ -104,10 +108,11 @@ def listed_values(study: str, runs: Sequence[Run]) -> list:
 
 
 def _metrics_row(metrics: Mapping, **labels) -> dict:
-    """A run's :data:`METRICS`; an undefined |ρ| (a constant z: the latent collapsed) counts as
-    0, no monotone relation to λ, so that a collapse reads as below any level, not as missing."""
+    """A run's :data:`METRICS` and :data:`FLOORS` (NaN where its store has none); an undefined
+    |ρ| (a constant z: the latent collapsed) counts as 0, no monotone relation to λ, so that a
+    collapse reads as below any level, not as missing."""
     row = dict(labels)
-    row.update({m: float(metrics[m]) if metrics.get(m) is not None else np.nan for m in METRICS})
+    row.update({m: float(metrics[m]) if metrics.get(m) is not None else np.nan for m in (*METRICS, *FLOORS)})
     if not np.isfinite(row["abs_spearman"]):
         row["abs_spearman"] = 0.0
     row["collapsed"] = bool(metrics.get("collapsed", False))
@@ -115,12 +120,13 @@ def _metrics_row(metrics: Mapping, **labels) -> dict:
 
 
 #: The columns of the one-row-per-run table (and of the CSV it is written to).
-COLUMNS = ["study", "effect", "value", "order", "seed", "run", *METRICS, "collapsed", "source"]
+COLUMNS = ["study", "effect", "value", "order", "seed", "run", *METRICS, *FLOORS, "collapsed", "source"]
 
 
 def _earlier_rows(paths: Sequence[str | os.PathLike], runs_by_name: Mapping) -> list[tuple]:
     """(study, run, metrics, source) of the rows of earlier one-row-per-run CSVs (this module's
-    own format) for runs of the current studies; a run the config no longer lists is left out."""
+    own format) for runs of the current studies; a run the config no longer lists is left out.
+    The :data:`FLOORS` columns are optional (CSVs written before they existed)."""
     rows = []
     for path in paths:
         frame = pd.read_csv(path, dtype={"value": str, "run": str, "study": str})
@@ -132,7 +138,8 @@ def _earlier_rows(paths: Sequence[str | os.PathLike], runs_by_name: Mapping) -> 
                 continue
             source = record.get("source")
             source = source if isinstance(source, str) and source else str(path)
-            metrics = {m: record[m] for m in METRICS} | {"collapsed": bool(record.get("collapsed", False))}
+            metrics = ({m: record[m] for m in METRICS} | {f: record.get(f) for f in FLOORS}
+                       | {"collapsed": bool(record.get("collapsed", False))})
             rows.append((record["study"], record["run"], metrics, source))
     return rows
 
@@ -182,15 +189,16 @@ def baseline(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
 def medians(table: pd.DataFrame, studies: Mapping[str, Sequence[Run]],
             level: float = RHO_LEVEL) -> pd.DataFrame:
     """Per study and LISTED value: the number of finished runs and the medians of
-    :data:`METRICS` over them (NaN where none finished), and whether the median |ρ| is below
-    ``level``."""
+    :data:`METRICS` and :data:`FLOORS` over them (NaN where none finished or none has a floor),
+    and whether the median |ρ| is below ``level``."""
     rows = []
     for study, runs in studies.items():
         for i, value in enumerate(listed_values(study, runs)):
             sub = table[(table["study"] == study) & (table["order"] == i)]
             row = {"study": study, "effect": effect_key(study, runs), "value": format_value(value),
                    "runs": len(sub)}
-            row.update({f"median_{m}": float(sub[m].median()) if len(sub) else np.nan for m in METRICS})
+            row.update({f"median_{m}": float(sub[m].median()) if len(sub) else np.nan
+                        for m in (*METRICS, *FLOORS)})
             row[f"below_{level:g}"] = bool(len(sub) and row["median_abs_spearman"] < level)
             rows.append(row)
     return pd.DataFrame(rows)
@@ -230,7 +238,8 @@ def plot_curves(table: pd.DataFrame, ideal: pd.DataFrame, studies: Mapping[str, 
                 path: str | os.PathLike, level: float = RHO_LEVEL, title: str = "", label: str = ""):
     """One column per study, one row per metric: every run as a point (seeds side by side), the
     median over seeds as a line, the ideal baseline at x = 'none' and as a dotted line; the
-    |ρ| row marks ``level``; the error rows are on a log axis where every value is > 0. x: the
+    |ρ| row marks ``level``; the error rows are on a log axis where every value is > 0 and show
+    the floor no model can beat (:data:`FLOORS`) as a red bar where the runs report one. x: the
     study's values in its listed order (categorical). ``title`` replaces the default title;
     ``label`` goes on a line above it."""
     names = list(studies)
@@ -256,6 +265,11 @@ def plot_curves(table: pd.DataFrame, ideal: pd.DataFrame, studies: Mapping[str, 
                 if runs.size:
                     ax.scatter(np.full(runs.size, i + 1), runs, color="C0", s=22, alpha=0.8, zorder=3)
                     ys[i + 1] = float(np.median(runs))
+            floor = _floors_at(sub, metric, len(values))
+            if np.isfinite(floor).any():
+                ax.scatter(np.arange(1, len(values) + 1), floor, marker="_", s=500, lw=2, color="C3",
+                           zorder=4, label="λz floor (no model can beat it)")
+                ax.legend(fontsize="small", loc="upper left")
             xs = np.arange(len(labels))
             if not len(sub) and row == 0:
                 ax.text(0.5, 0.5, "no run finished yet", transform=ax.transAxes, ha="center",
@@ -266,7 +280,7 @@ def plot_curves(table: pd.DataFrame, ideal: pd.DataFrame, studies: Mapping[str, 
             ax.set_xticks(range(len(labels)), labels)
             ax.set_xlim(-0.5, len(labels) - 0.5)
             ax.grid(alpha=0.3, which="both")
-            finite = np.concatenate([base, sub[metric].astype(float).to_numpy()])
+            finite = np.concatenate([base, sub[metric].astype(float).to_numpy(), floor])
             finite = finite[np.isfinite(finite)]
             if metric in LOG_METRICS and finite.size and finite.min() > 0:
                 ax.set_yscale("log")  # errors span decades: 0.1 nm (blurred data) to 50 nm
@@ -287,24 +301,39 @@ def plot_curves(table: pd.DataFrame, ideal: pd.DataFrame, studies: Mapping[str, 
     return save_figure(fig, path)
 
 
+def _floors_at(runs: pd.DataFrame, metric: str, n_values: int) -> np.ndarray:
+    """Per listed value (position 0..n_values-1): the median over ``runs`` of the floor that
+    bounds ``metric`` (:data:`FLOORS`), NaN where none of its runs reports one."""
+    out = np.full(n_values, np.nan)
+    for name, bounded in FLOORS.items():
+        if bounded == metric:
+            for i in range(n_values):
+                values = runs.loc[runs["order"] == i, name].astype(float)
+                out[i] = values.median() if values.notna().any() else np.nan
+    return out
+
+
 def markdown(table: pd.DataFrame, ideal: pd.DataFrame, per_value: pd.DataFrame) -> str:
     """The docs' table: per study and measured value, each seed's |ρ|, RMSE and maximum error
-    (seeds in ascending order) and the median |ρ|."""
+    (seeds in ascending order), the median |ρ|, and the floor no model can beat where the
+    runs report one (:data:`FLOORS`: RMSE / max, medians over the seeds; '–' where none)."""
     def per_seed(runs: pd.DataFrame, metric: str, fmt: str) -> str:
         return " / ".join(format(v, fmt) for v in runs.sort_values("seed")[metric])
 
     lines = ["| effect | value | \\|ρ(z, λ_true)\\| per seed | median \\|ρ\\| | RMSE nm per seed | "
-             "max nm per seed |", "|---|---|---|---|---|---|"]
+             "max nm per seed | floor nm, RMSE / max |", "|---|---|---|---|---|---|---|"]
     if len(ideal):
         lines.append(f"| none (ideal) | – | {' / '.join(f'{v:.6f}' for v in ideal['abs_spearman'])} | "
                      f"{ideal['abs_spearman'].median():.6f} | "
                      f"{' / '.join(f'{v:.2f}' for v in ideal['calibration_rmse_nm'])} | "
-                     f"{' / '.join(f'{v:.1f}' for v in ideal['calibration_max_abs_err_nm'])} |")
+                     f"{' / '.join(f'{v:.1f}' for v in ideal['calibration_max_abs_err_nm'])} | – |")
     for _, row in per_value[per_value["runs"] > 0].iterrows():
         runs = table[(table["study"] == row["study"]) & (table["value"] == row["value"])]
+        floor = " / ".join(f"{row[f'median_{f}']:.2f}" for f in FLOORS)
+        floor = floor if all(np.isfinite(row[f"median_{f}"]) for f in FLOORS) else "–"
         lines.append(f"| {row['effect']} | {row['value']} | {per_seed(runs, 'abs_spearman', '.6f')} | "
                      f"{row['median_abs_spearman']:.6f} | {per_seed(runs, 'calibration_rmse_nm', '.2f')} | "
-                     f"{per_seed(runs, 'calibration_max_abs_err_nm', '.1f')} |")
+                     f"{per_seed(runs, 'calibration_max_abs_err_nm', '.1f')} | {floor} |")
     return "\n".join(lines)
 
 
