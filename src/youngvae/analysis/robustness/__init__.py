@@ -269,7 +269,7 @@ def plot_curves(table: pd.DataFrame, ideal: pd.DataFrame, studies: Mapping[str, 
             if np.isfinite(floor).any():
                 ax.scatter(np.arange(1, len(values) + 1), floor, marker="_", s=500, lw=2, color="C3",
                            zorder=4, label="λz floor (no model can beat it)")
-                ax.legend(fontsize="small", loc="upper left")
+                ax.legend(fontsize="small", loc="lower right")  # the errors grow to the right
             xs = np.arange(len(labels))
             if not len(sub) and row == 0:
                 ax.text(0.5, 0.5, "no run finished yet", transform=ax.transAxes, ha="center",
