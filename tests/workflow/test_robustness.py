@@ -33,6 +33,12 @@ def test_every_robustness_study_and_the_default_run_are_in_one_table_and_figure(
     for row in runs.itertuples():
         metrics = json.loads((base / row.study / row.run / "encode" / "metrics.json").read_text())
         assert row.abs_spearman == pytest.approx(metrics["abs_spearman"] or 0.0, rel=1e-5)  # None: collapsed
+        # only the distance-jittered store has a λz floor; the table carries it from encode
+        jittered = row.study == "robustness_geometry"
+        assert ("distance_floor_rmse_nm" in metrics) == jittered == pd.notna(row.distance_floor_rmse_nm)
+        if jittered:  # 50 mm of 0.5 m: about 10 % of λ, tens of nm
+            assert row.distance_floor_rmse_nm == pytest.approx(metrics["distance_floor_rmse_nm"], rel=1e-6)
+            assert 20 < row.distance_floor_rmse_nm < 150
     table = (base / "robustness_curves.md").read_text()
     ideal = json.loads((workdir / "results" / "encode" / "metrics.json").read_text())
     assert f"| none (ideal) | – | {ideal['abs_spearman']:.6f} |" in table
