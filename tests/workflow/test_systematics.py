@@ -84,6 +84,7 @@ def test_the_quick_robustness_study_reports_against_true_and_recorded_wavelength
     assert table["systematics.source.label_error_nm"].tolist() == [0, 30]
     assert table["run"].iloc[0] == "photons_per_pattern=300__label_error_nm=0__distance_jitter_m=0.01"
     assert table["abs_spearman"].notna().all()
+    assert (table["distance_floor_rmse_nm"] > 0).all()  # both stores have a 10 mm distance jitter
     for run, error in zip(table["run"], table["systematics.source.label_error_nm"]):
         metrics = json.loads((base / run / "encode" / "metrics.json").read_text())
         assert metrics["calibration_fitted_on"] == "recorded_wavelength_m"

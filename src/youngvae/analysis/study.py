@@ -34,6 +34,7 @@ SUMMARY_COLUMNS = (
     "prior_energy_p",
     "ssim_at_calibrated_z",
     "recorded_calibration_rmse_nm",
+    "distance_floor_rmse_nm",
 )
 
 #: What the correlation and calibration columns read (stated in the HTML table too).
@@ -49,7 +50,9 @@ COLUMN_NOTE = (
     "of validation patterns against those decoded at their calibrated z(λ) (generated_vs_real.json). "
     "Where the recorded wavelengths carry an error (systematics.source.label_error_nm), the "
     "calibration is fitted on the recorded labels, calibration_* score it against the TRUE λ and "
-    "recorded_calibration_rmse_nm against the recorded one (empty without systematics)."
+    "recorded_calibration_rmse_nm against the recorded one (empty without systematics). "
+    "distance_floor_rmse_nm: where the distance was jittered, the λz floor of the run's store, "
+    "the calibration RMSE no model can beat (empty otherwise)."
 )
 
 
@@ -95,6 +98,7 @@ def summary_row(
         prior_energy_p=((generated or {}).get("prior") or {}).get("energy", {}).get("p_value"),
         ssim_at_calibrated_z=((generated or {}).get("decoded_at_calibrated_z") or {}).get("mean_ssim"),
         recorded_calibration_rmse_nm=encode.get("recorded_calibration_rmse_nm"),
+        distance_floor_rmse_nm=encode.get("distance_floor_rmse_nm"),
     )
     return {k: (math.nan if v is None else v) for k, v in row.items()}
 

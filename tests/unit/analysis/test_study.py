@@ -30,6 +30,7 @@ def test_a_row_holds_the_varied_keys_then_the_contract_columns():
     assert row["val_loss"] == 5.0 and row["val_reconstruction"] == 4.0  # the last epoch
     assert row["train_seconds"] == 12.5 and row["peak_rss_mb"] == 900.0
     assert row["decode_mean_ssim"] == 0.9 and math.isnan(row["regression_rmse_nm"])
+    assert math.isnan(row["distance_floor_rmse_nm"])  # no distance jitter: no floor
 
 
 def test_older_encode_metrics_fall_back_to_latent_collapsed():
