@@ -172,12 +172,12 @@ def encode(
     if recorded is not None:
         against_recorded = latent.encode_metrics(table, calibration, latent=unit, label=RECORDED)
         metrics |= {f"recorded_{k}": against_recorded[k] for k in RECORDED_METRICS}
-    factors = physical_factors(store_path, wavelengths, split["split"].to_numpy() == "val")
+    splits = split["split"].to_numpy()
+    factors = physical_factors(store_path, wavelengths, splits == "val")
     if len(factors) > 1:  # the data vary in more than λ: which unit reads which parameter
-        val = split["split"].to_numpy() == "val"
         units = usage["active_unit_indices"] or list(range(z_mean.shape[1]))
-        metrics["disentanglement"] = disentangle.disentanglement(z_mean[val], units, factors)
-    metrics |= distance_floor_metrics(store_path, wavelengths, split["split"].to_numpy())
+        metrics["disentanglement"] = disentangle.disentanglement(z_mean[splits == "val"], units, factors)
+    metrics |= distance_floor_metrics(store_path, wavelengths, splits)
     metrics["collapsed"] = bool(metrics["latent_collapsed"] or usage["active_units"] == 0)
     table.to_csv(latent_path, index=False, float_format="%.9g")
     write_json(metrics_path, metrics)
