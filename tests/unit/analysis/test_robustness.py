@@ -195,6 +195,28 @@ def test_error_rows_on_a_log_axis_unless_an_error_is_zero_and_a_label_above_the_
     assert titles[0].startswith(f"{len(table)} run(s) of 2 robustness studies, 2 on the ideal data")
 
 
+@pytest.mark.parametrize("lo, hi, expected", [
+    (0.0824, 0.145, [0.08, 0.1, 0.12, 0.14, 0.16]),  # narrow: round values, the axis reaching 0.08 and 0.16
+    (0.14, 52.4, [0.2, 0.5, 1, 2, 5, 10, 20, 50]),  # decades: 1, 2, 5 per decade
+    (0.139206, 0.139206, [0.05, 0.1, 0.15, 0.2, 0.25]),  # one value (the ideal run alone): round labels
+])
+def test_the_error_axis_labels_round_values_across_the_data(lo, hi, expected):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.scatter([0, 1], [lo, hi])
+    robustness.log_error_axis(ax, lo, hi)
+    fig.canvas.draw()
+    bottom, top = ax.get_ylim()
+    assert bottom <= lo and hi <= top
+    shown = [t for t in ax.get_yticklabels() if bottom <= t.get_position()[1] <= top and t.get_text()]
+    if len(expected) > 5:  # decades: the data span the labelled ticks
+        shown = [t for t in shown if lo <= t.get_position()[1] <= hi]
+    assert [t.get_position()[1] for t in shown] == pytest.approx(expected)
+    assert [t.get_text() for t in shown] == [f"{v:g}" for v in expected]
+    plt.close(fig)
+
+
 def test_the_recipe_label_names_the_blur_and_its_renormalization():
     from youngvae.analysis.robustness import recipe_label
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from youngvae.analysis.plots import new_figure, save_figure
 from youngvae.analysis.study import RHO_LEVEL
@@ -283,10 +283,7 @@ def plot_curves(table: pd.DataFrame, ideal: pd.DataFrame, studies: Mapping[str, 
             finite = np.concatenate([base, sub[metric].astype(float).to_numpy(), floor])
             finite = finite[np.isfinite(finite)]
             if metric in LOG_METRICS and finite.size and finite.min() > 0:
-                ax.set_yscale("log")  # errors span decades: 0.1 nm (blurred data) to 50 nm
-                ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-                ax.yaxis.set_minor_formatter(NullFormatter())
+                log_error_axis(ax, finite.min(), finite.max())
             else:
                 ax.ticklabel_format(axis="y", useOffset=False)
             if col == 0:
@@ -299,6 +296,29 @@ def plot_curves(table: pd.DataFrame, ideal: pd.DataFrame, studies: Mapping[str, 
                       "the ideal data\npoints: runs (grey: ideal data); line: median over seeds")
     fig.suptitle(f"{label}\n{title}" if label else title)
     return save_figure(fig, path)
+
+
+def log_error_axis(ax, lo: float, hi: float) -> None:
+    """A log y axis for errors spanning ``lo``..``hi`` (> 0) with plain labels: ticks at 1, 2, 5
+    per decade (errors span decades: 0.1 nm on blurred data to 50 nm), or, where fewer than
+    three of those fall within the data (e.g. 0.08-0.15 nm), evenly spaced round values, the
+    axis reaching the round value beyond each end, so that a narrow range still reads. A single
+    value gets a range of 1.5x either side. Call it after the data are drawn."""
+    if hi < 1.2 * lo:
+        centre = float(np.sqrt(lo * hi))
+        lo, hi = centre / 1.5, centre * 1.5
+    ax.set_yscale("log")
+    ticks = LogLocator(base=10, subs=(1.0, 2.0, 5.0)).tick_values(lo, hi)
+    if np.count_nonzero((ticks >= lo) & (ticks <= hi)) < 3:
+        ticks = MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+        ticks = ticks[ticks > 0]
+        below, above = ticks[ticks <= lo], ticks[ticks >= hi]
+        ax.set_ylim((below.max() if below.size else lo) / 1.04, (above.min() if above.size else hi) * 1.04)
+        ax.yaxis.set_major_locator(FixedLocator(ticks))
+    else:
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _floors_at(runs: pd.DataFrame, metric: str, n_values: int) -> np.ndarray:
